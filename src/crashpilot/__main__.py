@@ -1,0 +1,3 @@
+from crashpilot.cli import main
+
+raise SystemExit(main())
