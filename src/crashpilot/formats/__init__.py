@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 # Built-in parser modules, in tie-break order (the first wins when two sniff equally sure).
 BUILTIN: tuple[str, ...] = (
+    "crashpilot.formats.seed_request",
 )
 
 
