@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 # Built-in parser modules, in tie-break order (the first wins when two sniff equally sure).
 BUILTIN: tuple[str, ...] = (
     "crashpilot.formats.seed_request",
+    "crashpilot.formats.wheaty",
 )
 
 
