@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 BUILTIN: tuple[str, ...] = (
     "crashpilot.formats.seed_request",
     "crashpilot.formats.wheaty",
+    "crashpilot.formats.cdb",
 )
 
 

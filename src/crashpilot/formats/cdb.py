@@ -1,0 +1,238 @@
+"""CDB / WinDbg ``!analyze -v`` output, with the ``k`` listing that often follows it.
+
+Read: the exception (EXCEPTION_RECORD ``ExceptionCode:``, ``EXCEPTION_CODE:``,
+``EXCEPTION_CODE_STR:``, ``FAILURE_EXCEPTION_CODE:`` or the debugger's ``- code c0000005`` event
+line), the crashing thread's frames from the ``k`` listing after the analysis when there is one
+(it shows inlined frames that ``STACK_TEXT`` omits), else from ``STACK_TEXT``; bucket ids,
+``SYMBOL_NAME``, ``PROCESS_NAME`` and the faulting source file/line go to ``extra``. Console
+captures hard-wrapped at 80 columns are rejoined first.
+"""
+
+from __future__ import annotations
+
+import re
+
+from crashpilot.errors import ParseError
+from crashpilot.formats._windows_common import first_unsymbolized_app_frame, kind_for, normalize_code
+from crashpilot.formats.frames import hex_address, split_offset
+from crashpilot.models import CrashReport, Frame, Thread
+
+NAME = "cdb_analyze"
+
+_WRAP_WIDTHS = (79, 80, 100, 120, 132)
+_NO_JOIN = re.compile(r"[0-9A-Fa-f`]{8,17}\s+[0-9A-Fa-f`]{8,17}\s|[A-Z][A-Z0-9_]{3,}:|\s*$")
+_BANNER = re.compile(r"^\*[ \t]+Exception Analysis[ \t]+\*[ \t]*$", re.M)
+_INLINE = re.compile(r"\(Inline(?: Function)?\)")
+_PLACEHOLDER = re.compile(r"[-`]{8,17}")
+_KEY = re.compile(r"^([A-Z][A-Z0-9_]{2,}):[ \t]*([^\n]*)$", re.M)
+_EXC_RECORD = re.compile(r"^[ \t]*ExceptionCode:[ \t]*([0-9A-Fa-f]{8})[ \t]*(?:\(([^)\n]*)\))?", re.M)
+_EXC_ADDRESS = re.compile(r"^[ \t]*ExceptionAddress:[ \t]*([0-9A-Fa-f`]+)", re.M)
+_EVENT = re.compile(r"^\([0-9a-fA-F]+\.[0-9a-fA-F]+\):[ \t]*([^\n]*?)[ \t]+-[ \t]+code[ \t]+([0-9A-Fa-f]{8})", re.M)
+_ATTEMPT = re.compile(r"^[ \t]*(Attempt to (?:read from|write to|execute) address [0-9A-Fa-f`x]+)", re.M)
+_K_HEADER = re.compile(r"^[ \t]*(?:#[ \t]+)?(?:ChildEBP|Child-SP)[ \t]+RetAddr\b[^\n]*$", re.M)
+_HEXTOK = re.compile(r"[0-9A-Fa-f`]{8,17}")
+_FRAME_NO = re.compile(r"[0-9a-fA-F]{2,3}$")
+_SOURCE = re.compile(r"[ \t]+\[([^\[\]]+?)[ \t]+@[ \t]+(\d+)\][ \t]*$")
+_THREAD_CMD = re.compile(r"~(\d+)s")
+_EXTRA_KEYS = (
+    "FAILURE_BUCKET_ID",
+    "BUCKET_ID",
+    "DEFAULT_BUCKET_ID",
+    "PRIMARY_PROBLEM_CLASS",
+    "BUGCHECK_STR",
+    "SYMBOL_NAME",
+    "PROCESS_NAME",
+    "IMAGE_NAME",
+    "MODULE_NAME",
+    "FAULTING_THREAD",
+    "READ_ADDRESS",
+    "WRITE_ADDRESS",
+)
+
+
+def sniff(text: str) -> int:
+    head = text[:65536]
+    score = 0
+    if "STACK_TEXT:" in head:
+        score += 50
+    if "FAULTING_IP:" in head or "EXCEPTION_RECORD:" in head or "FAILURE_BUCKET_ID:" in head:
+        score += 30
+    if "Exception Analysis" in head or "!analyze" in head:
+        score += 15
+    if score == 0 and _K_HEADER.search(head) and ("!" in head):
+        score = 40
+    return min(score, 100)
+
+
+def unwrap(text: str) -> str:
+    """Rejoin lines a console hard-wrapped at a fixed width (80 columns is the common case)."""
+    lines = text.split("\n")
+    longest = max((len(line) for line in lines), default=0)
+    if longest not in _WRAP_WIDTHS or sum(1 for line in lines if len(line) == longest) < 2:
+        return text
+    out: list[str] = []
+    buf = ""
+    for line in lines:
+        if buf:
+            if _NO_JOIN.match(line):
+                out.append(buf)
+                buf = ""
+            else:
+                line = buf + line
+                buf = ""
+        if len(line) % longest == 0 and line:
+            buf = line
+        else:
+            out.append(line)
+    if buf:
+        out.append(buf)
+    return "\n".join(out)
+
+
+def parse(text: str) -> list[CrashReport]:
+    text = unwrap(text)
+    # Each analysis starts with a box of asterisks around "Exception Analysis".
+    starts = [text.rfind("\n****", 0, m.start()) + 1 for m in _BANNER.finditer(text)]
+    bounds = [0, *starts[1:], len(text)] if len(starts) > 1 else [0, len(text)]
+    reports = []
+    for a, b in zip(bounds, bounds[1:], strict=False):
+        try:
+            reports.append(_parse_one(text[a:b]))
+        except ParseError:
+            if len(bounds) == 2:
+                raise
+    if not reports:
+        raise ParseError("no CDB analysis or stack found")
+    return reports
+
+
+def _keys(text: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for m in _KEY.finditer(text):
+        found.setdefault(m.group(1), m.group(2).strip())
+    return found
+
+
+def _call_site(site: str) -> Frame:
+    site = site.strip()
+    file: str | None = None
+    line: int | None = None
+    src = _SOURCE.search(site)
+    if src:
+        file, line = src.group(1).strip(), int(src.group(2))
+        site = site[: src.start()].strip()
+    if site.lower().startswith("0x") or _HEXTOK.fullmatch(site):
+        return Frame(address=hex_address(site[2:] if site.lower().startswith("0x") else site), raw=site)
+    if "!" in site:
+        module, symbol = site.split("!", 1)
+        function, _off = split_offset(symbol)
+        return Frame(function=function or None, module=module or None, file=file, line=line, raw=site)
+    module, off = split_offset(site)
+    return Frame(module=module or None, module_offset=off.lower() if off else None, raw=site)
+
+
+def _frames_after(text: str, start: int, k_style: bool) -> list[tuple[Frame, str | None]]:
+    """Frame lines from ``start`` until a line that is not a frame; each with its RetAddr."""
+    out: list[tuple[Frame, str | None]] = []
+    for line in text[start:].split("\n"):
+        stripped = line.strip()
+        if not stripped:
+            if out:
+                break
+            continue
+        if stripped.startswith("WARNING:") or stripped.startswith("*** "):
+            continue
+        inlined = bool(_INLINE.search(stripped))
+        if inlined:
+            stripped = _INLINE.sub("--------", stripped)
+        tokens = stripped.replace(" : ", " ").split()
+        if k_style and len(tokens) > 2 and _FRAME_NO.fullmatch(tokens[0]) and _HEXTOK.fullmatch(tokens[1]):
+            tokens = tokens[1:]  # "kn" listings number their frames
+        hexes = 0
+        while hexes < len(tokens) and (_HEXTOK.fullmatch(tokens[hexes]) or _PLACEHOLDER.fullmatch(tokens[hexes])):
+            hexes += 1
+        if hexes < 2 or hexes == len(tokens):
+            break
+        frame = _call_site(" ".join(tokens[hexes:]))
+        out.append((frame.with_(raw=stripped, inlined=inlined), hex_address(tokens[1])))
+    return out
+
+
+def _parse_one(text: str) -> CrashReport:
+    keys = _keys(text)
+    extra: dict[str, object] = {k.lower(): keys[k] for k in _EXTRA_KEYS if keys.get(k)}
+
+    code: str | None = None
+    description: str | None = None
+    rec = _EXC_RECORD.search(text)
+    if rec:
+        code, description = normalize_code(rec.group(1)), (rec.group(2) or "").strip() or None
+    for key in ("EXCEPTION_CODE", "EXCEPTION_CODE_STR", "FAILURE_EXCEPTION_CODE"):
+        if code is None and keys.get(key):
+            m = re.search(r"(?:0x)?([0-9A-Fa-f]{8})\b", keys[key])
+            code = normalize_code(m.group(1)) if m else None
+    events = list(_EVENT.finditer(text[:text.find("STACK_TEXT:") if "STACK_TEXT:" in text else len(text)]))
+    if code is None and events:
+        code = normalize_code(events[-1].group(2))
+    if description is None:
+        ev = next((e for e in reversed(events) if normalize_code(e.group(2)) == code), None)
+        description = ev.group(1).strip() if ev else None
+    kind = kind_for(code)
+    if kind is None and description:
+        kind = re.sub(r"[^A-Za-z0-9]+", "_", description).strip("_").upper() or None
+
+    # Frames: the k listing after the analysis, else STACK_TEXT.
+    chosen: list[tuple[Frame, str | None]] = []
+    for m in _K_HEADER.finditer(text):
+        listing = _frames_after(text, m.end(), k_style=True)
+        if listing:
+            chosen = listing
+            break
+    if not chosen and "STACK_TEXT:" in text:
+        chosen = _frames_after(text, text.find("STACK_TEXT:") + len("STACK_TEXT:"), k_style=False)
+    if not chosen and code is None:
+        raise ParseError("no CDB analysis or stack found")
+
+    # A frame's own address is the return address printed on the frame above it.
+    exc_addr = _EXC_ADDRESS.search(text)
+    frames: list[Frame] = []
+    prev_ret: str | None = hex_address(exc_addr.group(1)) if exc_addr else None
+    for frame, ret in chosen:
+        frames.append(frame if frame.address else frame.with_(address=prev_ret))
+        prev_ret = ret
+    frames = _attach_source(frames, keys)
+    if any(f.function is None and f.module for f in frames):
+        extra["needs_symbols"] = True
+
+    message_parts = [p for p in (description,) if p]
+    attempt = _ATTEMPT.search(text)
+    if attempt:
+        message_parts.append(attempt.group(1))
+    thread_cmd = _THREAD_CMD.search(keys.get("STACK_COMMAND", ""))
+    return CrashReport(
+        format=NAME,
+        crash_kind=kind,
+        exception_code=code,
+        message="; ".join(message_parts) or None,
+        crashing_thread=Thread(index=int(thread_cmd.group(1)) if thread_cmd else None, frames=tuple(frames)),
+        first_app_frame=first_unsymbolized_app_frame(frames),
+        extra=extra,
+    )
+
+
+def _attach_source(frames: list[Frame], keys: dict[str, str]) -> list[Frame]:
+    """Put FAULTING_SOURCE_FILE / _LINE_NUMBER on the frame SYMBOL_NAME names."""
+    path = keys.get("FAULTING_SOURCE_FILE") or keys.get("FAULTING_SOURCE_LINE")
+    number = keys.get("FAULTING_SOURCE_LINE_NUMBER", "")
+    symbol = keys.get("SYMBOL_NAME", "")
+    if not path or not number.isdigit() or "!" not in symbol:
+        return frames
+    module, function = symbol.split("!", 1)
+    function = split_offset(function)[0].lower()
+    for i, frame in enumerate(frames):
+        if frame.file is None and (frame.function or "").lower() == function and (
+            (frame.module or "").lower() == module.lower()
+        ):
+            frames[i] = frame.with_(file=path, line=int(number))
+            break
+    return frames
