@@ -8,6 +8,7 @@
      ├── BackendError         a model / forge / notifier failed
      │    ├── TransientError  retried with backoff
      │    └── PermanentError  the job goes to NEEDS_HUMAN
+     │         └── BudgetExceeded  a run spent its model tokens / calls / minutes
      └── CommandFailed        a subprocess failed (command, exit code, output tails)
 """
 
@@ -44,6 +45,10 @@ class TransientError(BackendError):
 
 class PermanentError(BackendError):
     """A failure that retrying will not fix."""
+
+
+class BudgetExceeded(PermanentError):
+    """A run's model budget (tokens, calls or wall-clock minutes) is spent; the message says which."""
 
 
 class CommandFailed(CrashpilotError):
