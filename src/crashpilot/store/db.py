@@ -2,17 +2,44 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from crashpilot.errors import ConfigError
 
 
+# Execution option asking the SQLite engine to open the transaction with BEGIN IMMEDIATE.
+IMMEDIATE = "crashpilot_immediate"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """``value`` as timezone-aware UTC (SQLite hands back naive datetimes that are UTC)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in a transaction that takes the write lock up front.
+
+    On SQLite the transaction starts with BEGIN IMMEDIATE, so a read-then-write transaction cannot
+    fail with "database is locked" half way (the busy timeout applies to the BEGIN instead). On
+    PostgreSQL it is an ordinary transaction. Commits on success, rolls back on error.
+    """
+    with engine.connect() as conn:
+        conn.execution_options(**{IMMEDIATE: True})
+        with conn.begin():
+            yield conn
 
 
 def sqlite_url(home: Path) -> str:
@@ -40,7 +67,10 @@ def make_engine(url: str) -> Engine:
 
         @sa.event.listens_for(engine, "begin")
         def _begin(conn):  # type: ignore[no-untyped-def]
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("immediate") else "BEGIN")
+            # The execution option lives on this checkout only; conn.info (kept for callers that
+            # set it) belongs to the pooled DBAPI connection and must be reset by whoever sets it.
+            immediate = conn.get_execution_options().get(IMMEDIATE) or conn.info.get("immediate")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     if url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):

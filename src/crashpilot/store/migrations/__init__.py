@@ -1,0 +1,1 @@
+"""Alembic migrations for the crashpilot store; run them with ``crashpilot.store.migrate.upgrade``."""
