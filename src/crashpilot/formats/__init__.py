@@ -27,6 +27,11 @@ BUILTIN: tuple[str, ...] = (
     "crashpilot.formats.seed_request",
     "crashpilot.formats.wheaty",
     "crashpilot.formats.cdb",
+    "crashpilot.formats.asan",
+    "crashpilot.formats.lsan",
+    "crashpilot.formats.tsan",
+    "crashpilot.formats.msan",
+    "crashpilot.formats.ubsan",
 )
 
 

@@ -1,0 +1,89 @@
+"""ThreadSanitizer reports (``WARNING: ThreadSanitizer: <kind> (pid=N)``).
+
+The first stack is the current access (the crashing thread); the second access ("Previous write
+of size 4 ...", for a heap-use-after-free the free) goes to ``extra["other_access_stack"]``,
+thread-creation stacks to ``extra["thread_creation_stacks"]``, mutex-creation stacks to
+``extra["mutex_stacks"]``, the heap block's allocation stack to ``extra["alloc_stack"]``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from crashpilot.formats import sanitizer_common as sc
+from crashpilot.models import CrashReport, Thread
+
+NAME = "tsan"
+
+_PID = re.compile(r"\s*\(pid=\d+\)\s*$")
+_PAREN_TAIL = re.compile(r"\s*\([^()]*\)\s*$")
+_ACCESS = re.compile(r"^(?:Atomic )?(Read|Write) of size (\d+) at (0x[0-9a-fA-F]+) by (main thread|thread T\d+)")
+_THREAD_NAME = re.compile(r"thread T\d+ '([^']*)'")
+
+
+def sniff(text: str) -> int:
+    return 85 if "WARNING: ThreadSanitizer:" in text else 0
+
+
+def parse(text: str) -> list[CrashReport]:
+    return sc.parse_any(text)
+
+
+def read_segment(seg: sc.Segment) -> CrashReport:
+    banner = sc.strip_pid(seg.lines[0])
+    rest = banner.split("ThreadSanitizer: ", 1)[-1].strip()
+    rest = _PID.sub("", rest)
+    kind = _PAREN_TAIL.sub("", rest) or rest or "unknown"
+    extra: dict[str, Any] = {}
+    crashing: sc.Block | None = None
+    header = ""
+    for block in seg.blocks:
+        h = block.header
+        low = h.lower()
+        if crashing is None and not low.startswith(("mutex ", "thread t", "location is")):
+            crashing = block
+            header = h
+        elif low.startswith("previous ") and "other_access_stack" not in extra:
+            extra["other_access"] = h.rstrip(":")
+            extra["other_access_stack"] = seg.frames_json(block)
+        elif low.startswith("location is") and "allocated by" in low:
+            extra["location"] = h.rstrip(":")
+            extra["alloc_stack"] = seg.frames_json(block)
+        elif low.startswith("thread t") and "created" in low:
+            extra.setdefault("thread_creation_stacks", []).append(
+                {"thread": h.rstrip(":"), "frames": seg.frames_json(block)}
+            )
+        elif low.startswith("mutex ") and "created at" in low:
+            extra.setdefault("mutex_stacks", []).append({"mutex": h.rstrip(":"), "frames": seg.frames_json(block)})
+        elif crashing is not None and block is not crashing:
+            extra.setdefault("other_stacks", []).append({"header": h.rstrip(":"), "frames": seg.frames_json(block)})
+    for line in seg.lines:
+        s = line.strip()
+        if s.startswith("Location is ") and "location" not in extra:
+            extra["location"] = s.rstrip(":")
+    thread_idx = sc.thread_index(header) if header else None
+    thread_name = None
+    am = _ACCESS.match(header)
+    if am:
+        extra["access"] = am.group(1).upper()
+        extra["access_size"] = int(am.group(2))
+        extra["address"] = am.group(3).lower()
+        thread_name = "main thread" if am.group(4) == "main thread" else None
+    nm = _THREAD_NAME.search(header)
+    if nm:
+        thread_name = nm.group(1)
+    frames = seg.frames(crashing) if crashing else []
+    message = rest + (f"\n{header.rstrip(':')}" if header else "")
+    summary = seg.summary()
+    if summary:
+        extra["summary"] = summary
+    if sc.needs_symbols(frames):
+        extra["needs_symbols"] = True
+    return CrashReport(
+        format=NAME,
+        crash_kind=kind,
+        message=message,
+        crashing_thread=Thread(thread_idx, thread_name, tuple(frames)),
+        extra=extra,
+    )
