@@ -27,11 +27,13 @@ BUILTIN: tuple[str, ...] = (
     "crashpilot.formats.seed_request",
     "crashpilot.formats.wheaty",
     "crashpilot.formats.cdb",
+    "crashpilot.formats.stackwalk",
     "crashpilot.formats.asan",
     "crashpilot.formats.lsan",
     "crashpilot.formats.tsan",
     "crashpilot.formats.msan",
     "crashpilot.formats.ubsan",
+    "crashpilot.formats.gdb",
 )
 
 
