@@ -230,7 +230,8 @@ def parse_diff(text: str) -> DiffSummary:
     """Read a unified diff (``git diff`` style or plain ``diff -u``) into per-file counts."""
     files: list[dict[str, object]] = []
     cur: dict[str, object] | None = None
-    lines = text.splitlines()
+    # Split on "\n" only: a form feed or other separator inside a source line is not a break.
+    lines = [line[:-1] if line.endswith("\r") else line for line in text.split("\n")]
     i = 0
 
     def start() -> dict[str, object]:
