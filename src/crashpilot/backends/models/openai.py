@@ -82,7 +82,9 @@ class OpenAIModel(ChatModel):
         if isinstance(exc, openai.APIConnectionError):
             return TransientError(f"{name} API unreachable: {exc.message}")
         if isinstance(exc, openai.APIStatusError):
-            return status_error(name, exc.status_code, exc.message)
+            body = exc.body
+            detail = body.get("message") if isinstance(body, dict) else None
+            return status_error(name, exc.status_code, str(detail or exc.message))
         if isinstance(exc, openai.APIResponseValidationError):
             return PermanentError(f"{name} API answered a body of the wrong shape: {exc.message}")
         if isinstance(exc, ValueError):  # a body that is not JSON

@@ -34,4 +34,4 @@ class RetryPolicy:
     def delay(self, retry: int) -> float:
         """Seconds to wait before retry number ``retry`` (1-based)."""
         full = min(self.max_delay, self.base_delay * (2 ** max(0, retry - 1)))
-        return full * (1.0 - self.jitter * self.rand())
+        return float(full * (1.0 - self.jitter * self.rand()))
