@@ -1,0 +1,159 @@
+"""Wiring: open the store from settings, and run intake + workers together (``crashpilot run``).
+
+The pipeline itself is the FLOW table in flow.py; this module only starts the parts that move
+crashes along it: the folder watcher and the request-queue folder (INGEST), and workers that run
+the stage handlers of ``HANDLERS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from crashpilot.flow import Stage
+from crashpilot.ingest.limits import Limits
+from crashpilot.settings import Settings
+from crashpilot.store import migrate
+from crashpilot.store.blobs import BlobStore
+from crashpilot.store.db import make_engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    """What every command needs: settings, the database and the raw-report store."""
+
+    settings: Settings
+    engine: Engine
+    blobs: BlobStore
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.settings["limits.text_max_bytes"], self.settings["limits.dump_max_bytes"])
+
+    @property
+    def repo(self) -> Path | None:
+        repo = self.settings.repo
+        return repo if repo is not None and (repo / ".git").exists() else None
+
+    def ingest_options(self) -> dict[str, Any]:
+        return {"limits": self.limits, "repo": self.repo, "in_app_paths": tuple(self.settings["project.in_app"]) if self.repo else ()}
+
+
+def open_app(settings: Settings, upgrade: bool = True) -> App:
+    home = settings.home
+    home.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    if upgrade:
+        migrate.upgrade(engine)
+    return App(settings=settings, engine=engine, blobs=BlobStore(home / "blobs"))
+
+
+def stage_handlers() -> dict[Stage, Callable[..., Any]]:
+    """The stage handlers this version has: stage -> ``run(job, ctx) -> Outcome``."""
+    from crashpilot.stages import analyse
+
+    return {Stage.ANALYSE: analyse.run}
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+
+
+def make_workers(app: App, count: int = 1, stages: list[str] | None = None) -> list[Any]:
+    from crashpilot.worker import Worker
+
+    handlers = stage_handlers()
+    if stages:
+        wanted = {Stage(s) for s in stages}
+        handlers = {k: v for k, v in handlers.items() if k in wanted}
+    return [
+        Worker(
+            app.engine,
+            handlers,
+            settings=app.settings,
+            lease_seconds=app.settings["worker.lease_seconds"],
+            limits={Stage.BUILD.value: app.settings["worker.build_slots"]},
+            max_attempts_fix=app.settings["worker.max_fix_attempts"],
+        )
+        for _ in range(count)
+    ]
+
+
+def watch_folders(app: App, extra: list[str] = ()) -> list[tuple[Path, str]]:  # type: ignore[assignment]
+    folders = list(app.settings.watch_folders())
+    folders += [(Path(p).expanduser().resolve(), "*") for p in extra]
+    return folders
+
+
+def run(
+    app: App,
+    stop: threading.Event,
+    *,
+    extra_watch: list[str] = (),  # type: ignore[assignment]
+    workers: bool = True,
+    on_ingested: Callable[[Any], None] | None = None,
+    queue_poll: float = 2.0,
+) -> None:
+    """Watch, take in, and work the queue until ``stop`` is set."""
+    from crashpilot.ingest.queue_folder import RequestQueue
+    from crashpilot.ingest.watch import Watcher
+
+    folders = watch_folders(app, extra_watch)
+    threads: list[threading.Thread] = []
+    watcher = None
+    if folders:
+        watcher = Watcher(
+            app.engine,
+            app.blobs,
+            folders,
+            poll=app.settings["watch.poll"],
+            recursive=app.settings["watch.recursive"],
+            settle_seconds=app.settings["watch.settle_seconds"],
+            on_ingested=on_ingested,
+            **app.ingest_options(),
+        )
+        watcher.start()
+        log.info("watching %s", ", ".join(f"{p}/{g}" for p, g in folders))
+    if app.settings["queue.folder"]:
+        queue = RequestQueue(app.settings["queue.folder"], app.engine, app.blobs, **app.ingest_options())
+
+        def poll_queue() -> None:
+            while not stop.is_set():
+                try:
+                    for result in queue.scan():
+                        if on_ingested and not result.duplicate:
+                            on_ingested(result)
+                except Exception:  # the queue folder must never stop the daemon
+                    log.exception("request-queue scan failed")
+                stop.wait(queue_poll)
+
+        threads.append(threading.Thread(target=poll_queue, name="request-queue", daemon=True))
+    if workers:
+        for w in make_workers(app):
+            threads.append(threading.Thread(target=w.run, args=(stop,), name="worker", daemon=True))
+    for t in threads:
+        t.start()
+    try:
+        stop.wait()
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        for t in threads:
+            t.join(timeout=30)
+
+
+def group_rows(app: App) -> list[Mapping[str, Any]]:
+    from crashpilot.store.groups import list_groups
+
+    with app.engine.connect() as conn:
+        return list_groups(conn)
