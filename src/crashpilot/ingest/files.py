@@ -1,0 +1,180 @@
+"""Files on disk into intake: Wheaty ``.txt``/``.dmp`` pairing, the ``watched_files`` ledger,
+and ``ingest_paths`` for ``crashpilot ingest PATH...``.
+
+TrinityCore writes ``<name>.dmp`` first and ``<name>.txt`` after it: the text report carries the
+dump as its companion blob; a dump with no text beside it is ingested alone (not parsed yet).
+Files are only ever read: never moved, renamed or deleted.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from crashpilot.formats import parse_bytes
+from crashpilot.ingest.intake import IngestResult, ParseFn, _Row, _store, ingest_file
+from crashpilot.ingest.limits import Limits, is_dump_name
+from crashpilot.store import schema
+from crashpilot.store.blobs import BlobStore
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIX = ".txt"
+DUMP_SUFFIX = ".dmp"
+
+Progress = Callable[[int, int, Path, "IngestResult | None"], None]
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """How files are parsed and limited (shared by the watcher and ``ingest_paths``)."""
+
+    limits: Limits = Limits()
+    repo: str | Path | None = None
+    in_app_paths: tuple[str, ...] = ()
+    parse: ParseFn = field(default=parse_bytes)
+
+
+def matches(path: Path, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatch(path.name, p) for p in patterns)
+
+
+def dump_companion(path: Path) -> Path | None:
+    """The ``.dmp`` beside a ``.txt`` report (same stem), if there is one."""
+    if path.suffix.lower() != TEXT_SUFFIX:
+        return None
+    for suffix in (DUMP_SUFFIX, DUMP_SUFFIX.upper()):
+        candidate = path.with_suffix(suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def text_for_dump(path: Path) -> Path | None:
+    """The ``.txt`` beside a ``.dmp`` (same stem), if there is one."""
+    for suffix in (TEXT_SUFFIX, TEXT_SUFFIX.upper()):
+        candidate = path.with_suffix(suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def is_dump(path: Path) -> bool:
+    return is_dump_name(path.name)
+
+
+def ingest_one(
+    engine: Engine,
+    blobs: BlobStore,
+    path: Path,
+    options: IngestOptions = IngestOptions(),
+    *,
+    track: bool = True,
+) -> IngestResult | None:
+    """Ingest ``path`` (with its dump companion). With ``track``, an unchanged file already in
+    ``watched_files`` is skipped (returns None) and the ledger is updated afterwards."""
+    st = path.stat()
+    if track and _unchanged(engine, path, st):
+        return None
+    result = ingest_file(
+        engine,
+        blobs,
+        path,
+        limits=options.limits,
+        repo=options.repo,
+        in_app_paths=options.in_app_paths,
+        companion=dump_companion(path),
+        parse=options.parse,
+    )
+    if track:
+        remember(engine, path, st.st_size, st.st_mtime_ns, result.sha256)
+    return result
+
+
+def quarantine_file(engine: Engine, blobs: BlobStore, path: Path, reason: str) -> IngestResult:
+    """Keep ``path``'s bytes and record it as quarantined with ``reason`` (used when intake itself
+    failed on it)."""
+    sha, size = blobs.put_file(path)
+    return _store(engine, sha, size, str(path), path.name, [_Row(format=None, reason=reason[:500])], None)
+
+
+def remember(engine: Engine, path: Path, size: int, mtime_ns: int, sha: str | None) -> None:
+    w = schema.watched_files
+    key = str(path)
+    values = {"size": size, "mtime_ns": mtime_ns, "sha256": sha, "seen_at": datetime.now(UTC)}
+    with engine.begin() as conn:
+        done = conn.execute(sa.update(w).where(w.c.path == key).values(**values)).rowcount
+        if not done:
+            conn.execute(sa.insert(w).values(path=key, **values))
+
+
+def known_files(engine: Engine) -> dict[str, tuple[int, int]]:
+    """path -> (size, mtime_ns) of every file the watcher has taken in."""
+    w = schema.watched_files
+    with engine.connect() as conn:
+        return {row.path: (row.size, row.mtime_ns) for row in conn.execute(sa.select(w.c.path, w.c.size, w.c.mtime_ns))}
+
+
+def _unchanged(engine: Engine, path: Path, st: os.stat_result) -> bool:
+    w = schema.watched_files
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(w.c.size, w.c.mtime_ns).where(w.c.path == str(path))).first()
+    return row is not None and (row.size, row.mtime_ns) == (st.st_size, st.st_mtime_ns)
+
+
+def expand(paths: Iterable[str | Path], patterns: Sequence[str] = ("*",), recursive: bool = True) -> Iterator[Path]:
+    """Files named by ``paths``: files as given, folders walked (sorted, hidden names skipped)."""
+    for raw in paths:
+        p = Path(raw)
+        if p.is_file():
+            yield p
+            continue
+        if not p.is_dir():
+            log.warning("not a file or folder: %s", p)
+            continue
+        walker = sorted(p.rglob("*")) if recursive else sorted(p.iterdir())
+        for child in walker:
+            if child.name.startswith(".") or not child.is_file() or not matches(child, patterns):
+                continue
+            yield child
+
+
+def ingest_paths(
+    engine: Engine,
+    blobs: BlobStore,
+    paths: Iterable[str | Path],
+    *,
+    options: IngestOptions = IngestOptions(),
+    progress: Progress | None = None,
+    recursive: bool = True,
+) -> list[IngestResult]:
+    """Ingest files and folders once each (``crashpilot ingest PATH...``).
+
+    A ``.dmp`` with a ``.txt`` beside it travels with the text; a lone dump is ingested alone.
+    ``progress(done, total, path, result_or_None)`` is called after every file; a file that
+    cannot be read is logged and skipped (result None), the others go on.
+    """
+    files = list(dict.fromkeys(expand(paths, recursive=recursive)))
+    results: list[IngestResult] = []
+    for done, path in enumerate(files, start=1):
+        result: IngestResult | None = None
+        if is_dump(path) and text_for_dump(path) is not None:
+            pass  # stored as the companion of its .txt
+        else:
+            try:
+                result = ingest_one(engine, blobs, path, options, track=False)
+            except OSError as exc:
+                log.error("cannot read %s: %s", path, exc)
+        if result is not None:
+            results.append(result)
+        if progress is not None:
+            progress(done, len(files), path, result)
+    return results

@@ -1,0 +1,309 @@
+"""The folder watcher: new crash files are ingested once, as soon as they are complete.
+
+Completion: on Linux inotify reports IN_CLOSE_WRITE (watchdog's ``closed`` event), so a written
+file is taken at once; a file moved into the folder is complete when it appears. Polling (network
+shares, ``poll=True``, or when inotify cannot start) and systems without a close event fall back
+to "size and mtime unchanged for ``settle`` seconds". One worker thread does the waiting (it
+sleeps until the next deadline, or indefinitely when nothing is pending) and the ingesting; an
+error on one file is logged and the file quarantined, and the watcher goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from crashpilot.ingest.files import (
+    IngestOptions,
+    ingest_one,
+    is_dump,
+    known_files,
+    matches,
+    quarantine_file,
+    text_for_dump,
+)
+from crashpilot.ingest.intake import IngestResult
+from crashpilot.store.blobs import BlobStore
+
+log = logging.getLogger(__name__)
+
+OnIngested = Callable[[Path, IngestResult], None]
+
+
+@dataclass(frozen=True)
+class WatchFolder:
+    """A folder to watch, the file-name patterns taken from it, and whether to descend."""
+
+    path: Path
+    patterns: tuple[str, ...] = ("*",)
+    recursive: bool = False
+
+
+class Watcher:
+    """Watches ``folders`` and ingests each new or rewritten crash file once."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        blobs: BlobStore,
+        folders: Sequence[WatchFolder],
+        *,
+        options: IngestOptions = IngestOptions(),
+        settle: float = 1.0,
+        poll: bool = False,
+        poll_interval: float = 1.0,
+        dump_grace: float = 30.0,
+        open_timeout: float = 300.0,
+        on_ingested: OnIngested | None = None,
+    ) -> None:
+        self.engine, self.blobs, self.options = engine, blobs, options
+        self.folders = [WatchFolder(Path(f.path).resolve(), f.patterns, f.recursive) for f in folders]
+        self.settle, self.poll, self.poll_interval = settle, poll, poll_interval
+        self.dump_grace, self.open_timeout = dump_grace, open_timeout
+        self.on_ingested = on_ingested
+        self.polling = poll
+        self._cond = threading.Condition()
+        self._ready: deque[Path] = deque()
+        self._settling: dict[Path, tuple[int, int, float, float]] = {}  # size, mtime, since, quiet
+        self._dumps: dict[Path, float] = {}  # dump -> deadline for its .txt to appear
+        self._stopping = False
+        self._observer: BaseObserver | None = None
+        self._worker: threading.Thread | None = None
+
+    # -- life cycle --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start observing, then scan for files that arrived while stopped."""
+        for folder in self.folders:
+            folder.path.mkdir(parents=True, exist_ok=True)
+        self._stopping = False
+        self._observer = self._start_observer()
+        self._worker = threading.Thread(target=self._run, name="crashpilot-watch", daemon=True)
+        self._worker.start()
+        self.scan()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout)
+            self._observer = None
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._worker is not None:
+            self._worker.join(timeout)
+            self._worker = None
+
+    def __enter__(self) -> Watcher:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _start_observer(self) -> BaseObserver:
+        if not self.poll:
+            observer: BaseObserver = Observer()
+            try:
+                self._schedule(observer)
+                observer.start()
+                return observer
+            except OSError as exc:  # inotify watch limit, unsupported file system ...
+                log.warning("native file events unavailable (%s); polling every %.1fs", exc, self.poll_interval)
+                try:
+                    observer.stop()
+                except Exception:
+                    pass
+        self.polling = True
+        observer = PollingObserver(timeout=self.poll_interval)
+        self._schedule(observer)
+        observer.start()
+        return observer
+
+    def _schedule(self, observer: BaseObserver) -> None:
+        handler = _Handler(self)
+        for folder in self.folders:
+            observer.schedule(handler, str(folder.path), recursive=folder.recursive)
+
+    # -- what the observer and the scan report -------------------------------------------
+
+    def _wanted(self, path: Path) -> bool:
+        for folder in self.folders:
+            if path.parent == folder.path or (folder.recursive and folder.path in path.parents):
+                return matches(path, folder.patterns) and not path.name.startswith(".")
+        return False
+
+    def file_complete(self, path: Path) -> None:
+        """``path`` is fully written: ingest it (a dump waits for its text report)."""
+        with self._cond:
+            self._settling.pop(path, None)
+            if is_dump(path):
+                self._dumps.setdefault(path, time.monotonic() + self.dump_grace)
+            else:
+                self._ready.append(path)
+            self._cond.notify()
+
+    def file_changed(self, path: Path, quiet: float | None = None) -> None:
+        """``path`` appeared or grew: take it once it has been quiet for ``quiet`` seconds."""
+        try:
+            st = path.stat()
+        except OSError:
+            return
+        if quiet is None:
+            quiet = self.settle if self.polling else self.open_timeout
+        with self._cond:
+            self._settling[path] = (st.st_size, st.st_mtime_ns, time.monotonic(), quiet)
+            self._cond.notify()
+
+    def scan(self) -> int:
+        """Queue every wanted file that is new or changed since it was last taken in."""
+        known = known_files(self.engine)
+        queued = 0
+        now = time.time()
+        for folder in self.folders:
+            walker = folder.path.rglob("*") if folder.recursive else folder.path.iterdir()
+            for path in sorted(walker):
+                if not self._wanted(path):
+                    continue
+                try:
+                    st = path.stat()
+                except OSError:
+                    continue
+                if not path.is_file() or known.get(str(path)) == (st.st_size, st.st_mtime_ns):
+                    continue
+                age = now - st.st_mtime_ns / 1e9
+                if is_dump(path) and text_for_dump(path) is not None:
+                    continue
+                if age >= self.settle:
+                    if is_dump(path) and age < self.dump_grace:
+                        with self._cond:
+                            self._dumps.setdefault(path, time.monotonic() + self.dump_grace - age)
+                            self._cond.notify()
+                    elif is_dump(path):
+                        self._queue_dump_now(path)
+                    else:
+                        self.file_complete(path)
+                else:
+                    self.file_changed(path, quiet=self.settle)
+                queued += 1
+        return queued
+
+    def _queue_dump_now(self, path: Path) -> None:
+        with self._cond:
+            self._dumps[path] = time.monotonic()
+            self._cond.notify()
+
+    # -- the worker thread ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping and not self._ready and not self._due():
+                    self._cond.wait(self._wait_time())
+                if self._stopping:
+                    return
+                batch = list(self._ready)
+                self._ready.clear()
+            for path in batch:
+                self._take(path)
+
+    def _wait_time(self) -> float | None:
+        """Seconds until the next check is due; None (sleep until notified) when idle."""
+        if not self._settling and not self._dumps:
+            return None
+        tick = max(0.05, min(self.settle / 4, 0.25)) if self._settling else None
+        now = time.monotonic()
+        next_dump = min(self._dumps.values()) - now if self._dumps else None
+        waits = [w for w in (tick, next_dump) if w is not None]
+        return max(0.01, min(waits))
+
+    def _due(self) -> bool:
+        """Move settled files and expired dumps to the ready queue (caller holds the lock)."""
+        now = time.monotonic()
+        for path, (size, mtime, since, quiet) in list(self._settling.items()):
+            try:
+                st = path.stat()
+            except OSError:
+                del self._settling[path]  # removed before it settled
+                continue
+            if (st.st_size, st.st_mtime_ns) != (size, mtime):
+                self._settling[path] = (st.st_size, st.st_mtime_ns, now, quiet)
+            elif now - since >= quiet:
+                del self._settling[path]
+                if is_dump(path):
+                    self._dumps.setdefault(path, now + self.dump_grace)
+                else:
+                    self._ready.append(path)
+        for path, deadline in list(self._dumps.items()):
+            if deadline <= now:
+                del self._dumps[path]
+                if text_for_dump(path) is None:
+                    self._ready.append(path)  # a lone dump: no text report came
+        return bool(self._ready)
+
+    def _take(self, path: Path) -> None:
+        """Ingest one file; never lets an error escape the worker thread."""
+        if path.suffix.lower() == ".txt":
+            with self._cond:
+                self._dumps.pop(path.with_suffix(".dmp"), None)
+        try:
+            result = ingest_one(self.engine, self.blobs, path, self.options, track=True)
+        except FileNotFoundError:
+            log.info("%s disappeared before it was read", path)
+            return
+        except Exception as exc:
+            log.exception("intake failed on %s", path)
+            result = self._quarantine(path, f"intake error: {type(exc).__name__}: {exc}")
+        if result is None:
+            return
+        if self.on_ingested is not None:
+            try:
+                self.on_ingested(path, result)
+            except Exception:
+                log.exception("on_ingested callback failed for %s", path)
+
+    def _quarantine(self, path: Path, reason: str) -> IngestResult | None:
+        try:
+            return quarantine_file(self.engine, self.blobs, path, " ".join(reason.split()))
+        except Exception:
+            log.exception("could not quarantine %s either", path)
+            return None
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, watcher: Watcher) -> None:
+        self.watcher = watcher
+
+    def _path(self, raw: str | bytes) -> Path | None:
+        path = Path(raw.decode() if isinstance(raw, bytes) else raw)
+        return path if self.watcher._wanted(path) else None
+
+    def on_closed(self, event: FileSystemEvent) -> None:
+        if not event.is_directory and (path := self._path(event.src_path)) is not None:
+            self.watcher.file_complete(path)
+
+    def on_created(self, event: FileSystemEvent) -> None:
+        if not event.is_directory and (path := self._path(event.src_path)) is not None:
+            self.watcher.file_changed(path)
+
+    def on_modified(self, event: FileSystemEvent) -> None:
+        self.on_created(event)
+
+    def on_moved(self, event: FileSystemEvent) -> None:
+        if event.is_directory or (path := self._path(event.dest_path)) is None:
+            return
+        if self.watcher.polling:
+            self.watcher.file_changed(path)
+        else:
+            self.watcher.file_complete(path)  # a rename is atomic: the file is whole

@@ -1,0 +1,203 @@
+"""Intake against a real SQLite store, the real parsers and a real blob folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from crashpilot.flow import Outcome
+from crashpilot.ingest.files import IngestOptions, ingest_paths
+from crashpilot.ingest.intake import ingest_bytes, ingest_file, part_sha
+from crashpilot.ingest.limits import Limits
+from crashpilot.store import schema
+from crashpilot.store.blobs import BlobStore
+from crashpilot.store.db import make_engine
+from crashpilot.store.groups import get_group, list_groups, stats
+from crashpilot.store.migrate import upgrade
+from crashpilot.store.reports import get_report, list_quarantine
+
+SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
+GDB = (SAMPLES / "gdb-segv.txt").read_bytes()
+ASAN = (SAMPLES / "asan-uaf.txt").read_bytes()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    eng = make_engine(f"sqlite:///{tmp_path / 'db' / 'crashpilot.db'}")
+    upgrade(eng)
+    return eng
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> BlobStore:
+    return BlobStore(tmp_path / "blobs")
+
+
+def count(engine: Engine, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one())
+
+
+def test_new_report_creates_group_and_analyse_job(engine: Engine, blobs: BlobStore) -> None:
+    res = ingest_bytes(engine, blobs, GDB, source="cli")
+    assert not res.duplicate and not res.quarantined
+    assert res.outcomes == (Outcome.NEW_GROUP,)
+    assert blobs.read(res.sha256) == GDB
+    with engine.connect() as conn:
+        groups = list_groups(conn)
+        assert len(groups) == 1
+        g = groups[0]
+        assert g["count"] == 1 and g["status"] == "new"
+        assert g["signature"].startswith("SIGSEGV | Object::GetUInt32Value")
+        assert g["first_seen"].endswith("Z") and g["first_seen"] == g["last_seen"]
+        jobs = conn.execute(sa.select(schema.jobs.c.stage, schema.jobs.c.group_id)).all()
+        assert [(j.stage, j.group_id) for j in jobs] == [("analyse", g["id"])]
+        detail = get_group(conn, g["id"])
+        assert detail is not None
+        assert [r["id"] for r in detail["reports"]] == list(res.report_ids)
+        assert [e["kind"] for e in detail["events"]] == ["created"]
+
+
+def test_same_content_twice_is_one_report(engine: Engine, blobs: BlobStore, tmp_path: Path) -> None:
+    a, b = tmp_path / "a.txt", tmp_path / "b.log"
+    a.write_bytes(ASAN)
+    b.write_bytes(ASAN)
+    first = ingest_file(engine, blobs, a)
+    second = ingest_file(engine, blobs, b)
+    assert not first.duplicate and second.duplicate
+    assert second.report_ids == first.report_ids and second.group_ids == first.group_ids
+    assert count(engine, schema.crash_reports) == 1
+    assert count(engine, schema.jobs) == 1
+    with engine.connect() as conn:
+        assert list_groups(conn)[0]["count"] == 1
+        report = get_report(conn, first.report_ids[0])
+        assert report is not None
+        assert [e["kind"] for e in report["events"]] == ["ingested", "seen_again"]
+        assert report["events"][1]["detail"] == {"source": str(b)}
+
+
+def test_known_group_counts_and_collects_revisions(engine: Engine, blobs: BlobStore) -> None:
+    r1 = ingest_bytes(engine, blobs, GDB, source="x")
+    variant = GDB.replace(b"0x7fff7caf3c00", b"0x7fff11112222").replace(b"Revision", b"")
+    r2 = ingest_bytes(engine, blobs, variant, source="y")
+    assert r2.outcomes == (Outcome.KNOWN_GROUP,) and r2.group_ids == r1.group_ids
+    with engine.connect() as conn:
+        g = list_groups(conn)[0]
+    assert g["count"] == 2
+    assert count(engine, schema.jobs) == 1
+
+
+def test_fixed_group_seen_again_regresses(engine: Engine, blobs: BlobStore) -> None:
+    r1 = ingest_bytes(engine, blobs, ASAN, source="x")
+    gid = r1.group_ids[0]
+    with engine.begin() as conn:
+        conn.execute(sa.update(schema.crash_groups).where(schema.crash_groups.c.id == gid).values(status="fixed"))
+    r2 = ingest_bytes(engine, blobs, ASAN.replace(b"==4711==", b"==4712=="), source="y")
+    assert r2.outcomes == (Outcome.REGRESSED,)
+    with engine.connect() as conn:
+        g = get_group(conn, gid)
+    assert g is not None and g["status"] == "regressed"
+    assert [e["kind"] for e in g["events"]] == ["created", "regressed"]
+    assert count(engine, schema.jobs, schema.jobs.c.stage == "analyse") == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "reason_part"),
+    [
+        (b"", "empty"),
+        (b"   \n\n", "empty"),
+        (b"\x00\x01\x02\x03binary\xff\xfe\x00" * 100, "binary"),
+        (b"hello, this is not a crash report\n", "no known crash format"),
+    ],
+)
+def test_bad_input_is_quarantined_and_kept(engine: Engine, blobs: BlobStore, data: bytes, reason_part: str) -> None:
+    res = ingest_bytes(engine, blobs, data, source="cli")
+    assert res.quarantined and res.reason is not None and reason_part in res.reason
+    assert "\n" not in res.reason
+    assert blobs.read(res.sha256) == data
+    with engine.connect() as conn:
+        q = list_quarantine(conn)
+        assert [r["id"] for r in q] == list(res.report_ids)
+        assert stats(conn)["groups"] == 0
+
+
+def test_oversize_text_and_dump_quarantined(engine: Engine, blobs: BlobStore, tmp_path: Path) -> None:
+    limits = Limits(text_max_bytes=len(GDB) - 1, dump_max_bytes=64)
+    big = tmp_path / "big.txt"
+    big.write_bytes(GDB)
+    res = ingest_file(engine, blobs, big, limits=limits)
+    assert res.quarantined and res.reason is not None and "too large" in res.reason and "text" in res.reason
+    dump = tmp_path / "big.dmp"
+    dump.write_bytes(b"MDMP" + b"\x00" * 100)
+    res2 = ingest_file(engine, blobs, dump, limits=limits)
+    assert res2.quarantined and "dump limit of 64" in (res2.reason or "")
+    assert blobs.read(res2.sha256) == dump.read_bytes()
+
+
+def test_lone_dump_is_kept_as_minidump(engine: Engine, blobs: BlobStore, tmp_path: Path) -> None:
+    dump = tmp_path / "e34c629a654c_worldserver.exe_[7-10_18-36-20].dmp"
+    dump.write_bytes(b"MDMP\x93\xa7" + bytes(range(256)) * 4)
+    res = ingest_file(engine, blobs, dump)
+    assert res.formats == ("minidump",)
+    assert res.reason is not None and "needs a stackwalker" in res.reason
+
+
+def test_several_reports_in_one_file(engine: Engine, blobs: BlobStore) -> None:
+    other_bug = ASAN.replace(b"Unit::GetHealth", b"Creature::GetLoot").replace(b"==4711==", b"==4800==")
+    data = ASAN + b"\n" + other_bug
+    res = ingest_bytes(engine, blobs, data, source="cli")
+    assert len(res.report_ids) == 2, res
+    assert set(res.outcomes) == {Outcome.NEW_GROUP}
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(schema.crash_reports).order_by(schema.crash_reports.c.id)).mappings().all()
+    assert rows[0]["sha256"] == res.sha256 and rows[1]["sha256"] == part_sha(res.sha256, 1)
+    assert [r["parsed"]["part"] for r in rows] == [0, 1]
+    assert all(r["parsed"]["blob_sha256"] == res.sha256 for r in rows)
+    again = ingest_bytes(engine, blobs, data, source="cli")
+    assert again.duplicate and count(engine, schema.crash_reports) == 2
+
+
+def test_parser_bug_is_quarantined(engine: Engine, blobs: BlobStore) -> None:
+    def broken(data: bytes, **_: object) -> list[object]:
+        raise KeyError("boom")
+
+    res = ingest_bytes(engine, blobs, GDB, source="cli", parse=broken)
+    assert res.quarantined and res.reason == "parser error: KeyError('boom')"
+
+
+def test_wheaty_revision_from_file_name(engine: Engine, blobs: BlobStore, tmp_path: Path) -> None:
+    path = tmp_path / "3f33f776e3ba+_worldserver.exe_[2025_10_30_17_10_47].txt"
+    path.write_bytes(ASAN)
+    res = ingest_file(engine, blobs, path)
+    with engine.connect() as conn:
+        report = get_report(conn, res.report_ids[0])
+        assert report is not None and report["revision"] == "3f33f776e3ba"
+        assert report["parsed"]["revision_dirty"] is True
+        assert list_groups(conn)[0]["revisions"] == ["3f33f776e3ba"]
+
+
+def test_ingest_paths_pairs_dump_with_text(engine: Engine, blobs: BlobStore, tmp_path: Path) -> None:
+    folder = tmp_path / "Crashes"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "crash1.dmp").write_bytes(b"MDMP" + b"\x01" * 64)
+    (folder / "crash1.txt").write_bytes(GDB)
+    (folder / "lone.dmp").write_bytes(b"MDMP" + b"\x02" * 64)
+    (folder / "sub" / "asan.log").write_bytes(ASAN)
+    seen: list[tuple[int, int, str]] = []
+    results = ingest_paths(
+        engine, blobs, [folder], options=IngestOptions(), progress=lambda d, t, p, r: seen.append((d, t, p.name))
+    )
+    assert [s[:2] for s in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    assert len(results) == 3
+    with engine.connect() as conn:
+        rows = {
+            Path(r.source).name: r
+            for r in conn.execute(sa.select(schema.crash_reports)).all()
+        }
+    assert set(rows) == {"crash1.txt", "lone.dmp", "asan.log"}
+    assert rows["crash1.txt"].companion_sha256 == blobs.put(b"MDMP" + b"\x01" * 64)
+    assert rows["lone.dmp"].format == "minidump" and rows["lone.dmp"].status == "quarantined"
+    assert rows["asan.log"].status == "grouped"
