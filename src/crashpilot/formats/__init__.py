@@ -34,6 +34,7 @@ BUILTIN: tuple[str, ...] = (
     "crashpilot.formats.msan",
     "crashpilot.formats.ubsan",
     "crashpilot.formats.gdb",
+    "crashpilot.formats.assertion",
 )
 
 

@@ -6,6 +6,7 @@ Signals, build revisions, assertion messages and the frame-line shapes several f
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from crashpilot.formats.frames import demangle_names, function_name, hex_address, strip_return_type
@@ -97,10 +98,12 @@ ASSERT_HINTS = ("ASSERTION FAILED", "Assertion", "bug condition", "assertion fai
                 "FATAL ERROR", "ABORTED")
 
 
-def lines_with(text: str, marker: str, limit: int = 5) -> list[tuple[int, int, str]]:
-    """(start, end, line) of the first ``limit`` lines containing ``marker``; long lines are cut."""
+def lines_with(text: str, marker: str, limit: int = 5, pos: int = 0) -> list[tuple[int, int, str]]:
+    """(start, end, line) of the first ``limit`` lines at or after ``pos`` containing ``marker``.
+
+    Long lines are cut to MAX_LINE characters either side of the marker.
+    """
     out: list[tuple[int, int, str]] = []
-    pos = 0
     while len(out) < limit:
         i = text.find(marker, pos)
         if i < 0:
@@ -157,9 +160,12 @@ def _next_text_line(text: str, pos: int) -> tuple[str | None, int]:
     return None, pos
 
 
-def _trinity(text: str) -> Assertion | None:
+def _trinity(text: str, pos: int = 0) -> Assertion | None:
+    best: Assertion | None = None
     for marker in ("ASSERTION FAILED:", "FATAL ERROR:", "ABORTED:"):
-        for start, end, line in lines_with(text, marker, 3):
+        for start, end, line in lines_with(text, marker, 3, pos):
+            if best is not None and start > best.start:
+                break
             m = _TRINITY.search(line)
             if not m:
                 continue
@@ -170,38 +176,44 @@ def _trinity(text: str) -> Assertion | None:
                     msg, stop = nxt.strip(), after
             kind = "assertion" if m.group("what") == "ASSERTION FAILED" else "abort"
             loc = _location(m.group("file"), m.group("line"), m.group("func"))
-            return Assertion(kind, msg, loc, "trinity", start + m.start(), stop)
-    return None
+            best = Assertion(kind, msg, loc, "trinity", start + m.start(), stop)
+            break
+    return best
 
 
-def _azerothcore(text: str) -> Assertion | None:
-    for start, end, line in lines_with(text, ">>", 5):
-        m = _AC_HEAD.match(line)
-        if not m:
-            continue
-        fields: dict[str, str] = {}
-        pos = stop = end + 1
-        for raw in text[pos: pos + 8000].split("\n")[:20]:
-            fm = _AC_FIELD.match(raw[:MAX_LINE])
-            if fm:
-                fields[fm.group(1).lower()] = fm.group(2)
-                stop = pos + len(raw) + 1
-            elif raw.strip().startswith("#-"):
+def _azerothcore(text: str, pos: int = 0) -> Assertion | None:
+    best: Assertion | None = None
+    for marker in (">> ASSERTION FAILED", ">> FATAL ERROR", ">> ABORTED"):
+        for start, end, line in lines_with(text, marker, 3, pos):
+            if best is not None and start > best.start:
                 break
-            pos += len(raw) + 1
-        lm = re.match(r"(.*):(\d+)$", fields.get("location", ""))
-        if not (lm or fields.get("function")):
-            continue
-        kind = "assertion" if m.group("what") == "ASSERTION FAILED" else "abort"
-        location = _location(lm.group(1) if lm else None, lm.group(2) if lm else None, fields.get("function"))
-        msg = fields.get("condition") or fields.get("message")
-        extra = (("assert_message", fields["message"]),) if "message" in fields and "condition" in fields else ()
-        return Assertion(kind, msg or None, location, "azerothcore", start, stop, extra)
-    return None
+            m = _AC_HEAD.match(line)
+            if not m:
+                continue
+            fields: dict[str, str] = {}
+            at = stop = end + 1
+            for raw in text[at: at + 8000].split("\n")[:20]:
+                fm = _AC_FIELD.match(raw[:MAX_LINE])
+                if fm:
+                    fields[fm.group(1).lower()] = fm.group(2)
+                    stop = at + len(raw) + 1
+                elif raw.strip().startswith("#-"):
+                    break
+                at += len(raw) + 1
+            lm = re.match(r"(.*):(\d+)$", fields.get("location", ""))
+            if not (lm or fields.get("function")):
+                continue
+            kind = "assertion" if m.group("what") == "ASSERTION FAILED" else "abort"
+            location = _location(lm.group(1) if lm else None, lm.group(2) if lm else None, fields.get("function"))
+            msg = fields.get("condition") or fields.get("message")
+            extra = (("assert_message", fields["message"]),) if "message" in fields and "condition" in fields else ()
+            best = Assertion(kind, msg or None, location, "azerothcore", start, min(stop, len(text)), extra)
+            break
+    return best
 
 
-def _glibc(text: str) -> Assertion | None:
-    for start, end, line in lines_with(text, "Assertion ", 3):
+def _glibc(text: str, pos: int = 0) -> Assertion | None:
+    for start, end, line in lines_with(text, "Assertion ", 3, pos):
         m = _GLIBC.match(line)
         if m:
             extra = (("program", m.group("prog")),) if m.group("prog") else ()
@@ -210,8 +222,8 @@ def _glibc(text: str) -> Assertion | None:
     return None
 
 
-def _haproxy(text: str) -> Assertion | None:
-    for start, end, line in lines_with(text, "FATAL: bug condition", 2):
+def _haproxy(text: str, pos: int = 0) -> Assertion | None:
+    for start, end, line in lines_with(text, "FATAL: bug condition", 2, pos):
         m = _HAPROXY.search(line)
         if m:
             loc = _location(m.group("file"), m.group("line"), None)
@@ -219,8 +231,8 @@ def _haproxy(text: str) -> Assertion | None:
     return None
 
 
-def _icinga(text: str) -> Assertion | None:
-    for start, end, line in lines_with(text, ": assertion failed: ", 2):
+def _icinga(text: str, pos: int = 0) -> Assertion | None:
+    for start, end, line in lines_with(text, ": assertion failed: ", 2, pos):
         m = _ICINGA.match(line)
         if m:
             loc = _location(m.group("file"), m.group("line"), None)
@@ -228,8 +240,8 @@ def _icinga(text: str) -> Assertion | None:
     return None
 
 
-def _terminate(text: str) -> Assertion | None:
-    for start, end, line in lines_with(text, "terminate called", 2):
+def _terminate(text: str, pos: int = 0) -> Assertion | None:
+    for start, end, line in lines_with(text, "terminate called", 2, pos):
         m = _TERMINATE.match(line)
         if not m:
             continue
@@ -244,13 +256,35 @@ def _terminate(text: str) -> Assertion | None:
     return None
 
 
-def find_assertion(text: str) -> Assertion | None:
-    """The first assertion / fatal-error / terminate message in ``text`` (None when there is none)."""
-    found = [a for a in (_trinity(text), _azerothcore(text), _glibc(text), _haproxy(text), _icinga(text),
-                         _terminate(text)) if a is not None]
+STYLES: tuple[Callable[[str, int], Assertion | None], ...] = (
+    _trinity, _azerothcore, _glibc, _haproxy, _icinga, _terminate,
+)
+
+
+def find_assertion(text: str, pos: int = 0) -> Assertion | None:
+    """The first assertion / fatal-error / terminate message at or after ``pos`` (None when there is none)."""
+    found = [a for a in (style(text, pos) for style in STYLES) if a is not None]
     if not found:
         return None
     return min(found, key=lambda a: a.start)
+
+
+def find_assertions(text: str, limit: int = 1000) -> list[Assertion]:
+    """Every assertion message in ``text``, in order (each style's search only moves forward)."""
+    pending: dict[int, Assertion | None] = {i: style(text, 0) for i, style in enumerate(STYLES)}
+    out: list[Assertion] = []
+    while len(out) < limit:
+        live = [(a.start, i) for i, a in pending.items() if a is not None]
+        if not live:
+            break
+        _, i = min(live)
+        got = pending[i]
+        assert got is not None
+        out.append(got)
+        for j, a in list(pending.items()):
+            if a is not None and a.start < got.end:
+                pending[j] = STYLES[j](text, max(got.end, a.start + 1))
+    return out
 
 
 def looks_like_stack_line(line: str) -> bool:

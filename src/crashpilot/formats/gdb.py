@@ -31,7 +31,8 @@ _LWP = re.compile(r"\(LWP (\d+)\)")
 _TNAME = re.compile(r"\"([^\"]*)\"\)?$")
 _STOP = re.compile(r"^(?:0x[0-9a-fA-F]+ in )?[A-Za-z_~(<{][^\n]* \([^\n]*\)(?: at \S[^\n]*:\d+| from \S+)?\s*$")
 _SNIFF_FRAME = re.compile(
-    r"^#\d\s\s\S|^#\d+\s+0x[0-9a-fA-F]+ in [^\n]*\)(?: at [^\n:]+:\d+| from \S+)?$|^#\d+\s+<signal handler called>",
+    r"^#\d\s\s\S|^#\d+\s+0x[0-9a-fA-F]+ in [^\n]*\)(?: at [^\n:]+:\d+| from \S+)$|^#\d+\s+0x[0-9a-fA-F]+ in \?\? \(\)"
+    r"|^#\d+\s+<signal handler called>",
     re.M,
 )
 
