@@ -157,3 +157,22 @@ def group_rows(app: App) -> list[Mapping[str, Any]]:
 
     with app.engine.connect() as conn:
         return list_groups(conn)
+
+
+def retry_group(app: App, group_id: int) -> int:
+    """Queue ANALYSE again for a group (after a rules change, a fix of the environment ...)."""
+    import sqlalchemy as sa
+
+    from crashpilot.errors import CrashpilotError
+    from crashpilot.store import queue, schema
+    from crashpilot.store.db import utcnow
+    from crashpilot.store.events import record_event
+
+    g = schema.crash_groups
+    with app.engine.begin() as conn:
+        row = conn.execute(sa.select(g.c.status).where(g.c.id == group_id)).first()
+        if row is None:
+            raise CrashpilotError(f"no group {group_id}")
+        conn.execute(sa.update(g).where(g.c.id == group_id).values(status="new", status_reason=None, updated_at=utcnow()))
+        record_event(conn, "group", group_id, "retry", from_state=row.status, to_state="new", actor="cli")
+        return queue.enqueue(conn, Stage.ANALYSE.value, group_id=group_id, payload={"reason": "manual retry"}, actor="cli")

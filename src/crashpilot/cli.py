@@ -299,8 +299,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
         frames = tuple(Frame(**{k: f.get(k) for k in ("function", "module", "file", "line", "address", "module_offset", "in_app")}) for f in (parsed.get("crashing_thread") or {}).get("frames") or [])
         _print_report(CrashReport(format=parsed.get("format") or "?", crash_kind=parsed.get("crash_kind"), exception_code=parsed.get("exception_code"), message=parsed.get("message"), revision=parsed.get("revision"), crashing_thread=Thread(frames=frames), signature=parsed.get("signature") or ""))
-    brief = group.get("brief_path")
-    if brief:
+    brief = app.settings.home / "briefs" / f"group-{group['id']}.md"
+    if brief.exists():
         print(f"  triage brief: {brief}")
     events = group.get("events") or []
     if events:
@@ -311,7 +311,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
-    from crashpilot.store.groups import list_quarantine
+    from crashpilot.store.reports import list_quarantine
 
     app = _app(args)
     with app.engine.connect() as conn:
@@ -353,7 +353,9 @@ def cmd_retry(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.group is None:
         raise CrashpilotError("name a group (crashpilot retry GROUP) or a job (--job ID)")
-    job_id = queue.retry_group(app.engine, args.group)
+    from crashpilot.app import retry_group
+
+    job_id = retry_group(app, args.group)
     print(f"group {args.group}: analyse queued again (job {job_id})")
     return EXIT_OK
 
