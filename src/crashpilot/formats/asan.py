@@ -18,7 +18,7 @@ _BANNER_TEXT = "AddressSanitizer: "
 _ACCESS = re.compile(r"^(READ|WRITE) of size (\d+) at (0x[0-9a-fA-F]+) thread (T\d+)(?: \(([^)]*)\))?")
 _SIGNAL_ACCESS = re.compile(r"The signal is caused by a (READ|WRITE|UNKNOWN) memory access")
 _ADDRESS = re.compile(r"\bon (?:unknown )?address (0x[0-9a-fA-F]+)")
-_PC_THREAD = re.compile(r"\bT(\d+)\)?\s*$")
+_PC_THREAD = re.compile(r"\bT(\d+)\)?:?\s*$")
 _KIND_WORD = re.compile(r"[A-Za-z][\w-]*")
 
 # First words of a banner that are not themselves the kind (ASan's own SUMMARY names these).
@@ -109,17 +109,11 @@ def read_segment(seg: sc.Segment) -> CrashReport:
         s = sc.strip_pid(line)
         if " is located " in s and ("region" in s or "global variable" in s or "stack of thread" in s):
             extra.setdefault("location", s)
-    if seg.pre_lines:
-        extra["pre_lines"] = seg.pre_lines
-    ids = seg.build_ids()
-    if ids:
-        extra["build_ids"] = ids
+    pre = [p for p in seg.pre_lines if not p.startswith("=")]
+    if pre:
+        extra["pre_lines"] = pre
     frames = seg.frames(crashing[0]) if crashing else []
-    if sc.needs_symbols(frames):
-        extra["needs_symbols"] = True
-    summary = seg.summary()
-    if summary:
-        extra["summary"] = summary
+    sc.finish_extra(seg, frames, extra)
     return CrashReport(
         format=NAME,
         crash_kind=kind,

@@ -75,7 +75,6 @@ def read_segment(seg: sc.Segment) -> CrashReport:
         frames = []
         message = "detected memory leaks"
     if summary:
-        extra["summary"] = summary
         tm = _TOTAL.search(summary)
         if tm:
             extra["total_bytes"] = int(tm.group(1))
@@ -83,11 +82,7 @@ def read_segment(seg: sc.Segment) -> CrashReport:
     extra["leaks"] = leaks
     if objects:
         extra["leaked_objects"] = objects
-    if sc.needs_symbols(frames):
-        extra["needs_symbols"] = True
-    ids = seg.build_ids()
-    if ids:
-        extra["build_ids"] = ids
+    sc.finish_extra(seg, frames, extra)
     return CrashReport(
         format=NAME,
         crash_kind=KIND,

@@ -46,11 +46,7 @@ def read_segment(seg: sc.Segment) -> CrashReport:
             extra["uninitialized_bytes"] = pre
             message = f"{rest}\n{pre}"
     frames = seg.frames(crashing) if crashing else []
-    summary = seg.summary()
-    if summary:
-        extra["summary"] = summary
-    if sc.needs_symbols(frames):
-        extra["needs_symbols"] = True
+    sc.finish_extra(seg, frames, extra)
     return CrashReport(
         format=NAME,
         crash_kind=kind,

@@ -334,5 +334,20 @@ def sniff_banner(text: str, needle: str, score: int) -> int:
 
 
 def needs_symbols(frames: Sequence[Frame]) -> bool:
-    """True when one of the top frames is only an address or module offset (no symbolizer ran)."""
-    return any(f.function is None and f.file is None for f in frames[:5])
+    """True when one of the top frames outside system libraries is only an address / module offset."""
+    from crashpilot.formats.inapp import is_runtime
+
+    return any(f.function is None and f.file is None and not is_runtime(f) for f in frames[:5])
+
+
+def finish_extra(seg: Segment, frames: Sequence[Frame], extra: dict[str, Any]) -> dict[str, Any]:
+    """Facts every sanitizer report may carry: SUMMARY line, missing symbols, module build ids."""
+    summary = seg.summary()
+    if summary:
+        extra["summary"] = summary
+    if needs_symbols(frames):
+        extra["needs_symbols"] = True
+    ids = seg.build_ids()
+    if ids:
+        extra["build_ids"] = ids
+    return extra

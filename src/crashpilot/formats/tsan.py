@@ -19,7 +19,7 @@ NAME = "tsan"
 _PID = re.compile(r"\s*\(pid=\d+\)\s*$")
 _PAREN_TAIL = re.compile(r"\s*\([^()]*\)\s*$")
 _ACCESS = re.compile(r"^(?:Atomic )?(Read|Write) of size (\d+) at (0x[0-9a-fA-F]+) by (main thread|thread T\d+)")
-_THREAD_NAME = re.compile(r"thread T\d+ '([^']*)'")
+_THREAD_NAME = re.compile(r"Thread T(\d+) '([^']*)'")
 
 
 def sniff(text: str) -> int:
@@ -41,22 +41,22 @@ def read_segment(seg: sc.Segment) -> CrashReport:
     for block in seg.blocks:
         h = block.header
         low = h.lower()
-        if crashing is None and not low.startswith(("mutex ", "thread t", "location is")):
-            crashing = block
-            header = h
-        elif low.startswith("previous ") and "other_access_stack" not in extra:
+        if low.startswith("previous ") and "other_access_stack" not in extra:
             extra["other_access"] = h.rstrip(":")
             extra["other_access_stack"] = seg.frames_json(block)
         elif low.startswith("location is") and "allocated by" in low:
             extra["location"] = h.rstrip(":")
             extra["alloc_stack"] = seg.frames_json(block)
-        elif low.startswith("thread t") and "created" in low:
+        elif low.startswith("thread t") and " created by " in low:
             extra.setdefault("thread_creation_stacks", []).append(
                 {"thread": h.rstrip(":"), "frames": seg.frames_json(block)}
             )
-        elif low.startswith("mutex ") and "created at" in low:
+        elif low.startswith("mutex ") and low.rstrip(":").endswith("created at"):
             extra.setdefault("mutex_stacks", []).append({"mutex": h.rstrip(":"), "frames": seg.frames_json(block)})
-        elif crashing is not None and block is not crashing:
+        elif crashing is None:
+            crashing = block
+            header = h
+        else:
             extra.setdefault("other_stacks", []).append({"header": h.rstrip(":"), "frames": seg.frames_json(block)})
     for line in seg.lines:
         s = line.strip()
@@ -70,16 +70,13 @@ def read_segment(seg: sc.Segment) -> CrashReport:
         extra["access_size"] = int(am.group(2))
         extra["address"] = am.group(3).lower()
         thread_name = "main thread" if am.group(4) == "main thread" else None
-    nm = _THREAD_NAME.search(header)
-    if nm:
-        thread_name = nm.group(1)
+    for created in extra.get("thread_creation_stacks", []):
+        nm = _THREAD_NAME.match(created["thread"])
+        if nm and thread_idx is not None and nm.group(1) == str(thread_idx):
+            thread_name = nm.group(2)
     frames = seg.frames(crashing) if crashing else []
     message = rest + (f"\n{header.rstrip(':')}" if header else "")
-    summary = seg.summary()
-    if summary:
-        extra["summary"] = summary
-    if sc.needs_symbols(frames):
-        extra["needs_symbols"] = True
+    sc.finish_extra(seg, frames, extra)
     return CrashReport(
         format=NAME,
         crash_kind=kind,

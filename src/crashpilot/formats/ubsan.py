@@ -35,6 +35,7 @@ _CHECKS: tuple[tuple[str, str], ...] = (
     ("left shift of", "shift-base"),
     ("out of bounds for type", "bounds"),
     ("misaligned address", "alignment"),
+    ("with insufficient space for an object of type", "object-size"),
     ("null pointer of type", "null"),
     ("member access within null pointer", "null"),
     ("member call on null pointer", "null"),
@@ -119,9 +120,6 @@ def read_segment(seg: sc.Segment) -> CrashReport:
     if notes:
         extra["notes"] = notes
     frames = seg.frames(seg.blocks[0]) if seg.blocks else []
-    summary = seg.summary()
-    if summary:
-        extra["summary"] = summary
     if location is not None:
         extra["location"] = location.to_json()
     first_app = None
@@ -132,8 +130,7 @@ def read_segment(seg: sc.Segment) -> CrashReport:
         first_app = location.with_(in_app=True)
         name = re.split(r"[\\/]", location.file or "")[-1]
         signature = f"{kind} | {name}:{location.line}" if location.line else f"{kind} | {name}"
-    elif sc.needs_symbols(frames):
-        extra["needs_symbols"] = True
+    sc.finish_extra(seg, frames, extra)
     return CrashReport(
         format=NAME,
         crash_kind=kind,
