@@ -155,6 +155,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
@@ -205,7 +206,9 @@ class ReplayServer:
         httpd = _HTTPServer(("127.0.0.1", 0), _Handler)
         httpd.replay = self
         self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, name="replay-server", daemon=True)
+        self._thread = threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="replay-server", daemon=True
+        )
         self._thread.start()
         log.info("replay server on %s (%d steps)", self.url, len(self._script))
         return self
