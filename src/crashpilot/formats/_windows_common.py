@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from crashpilot.formats.inapp import is_runtime
 from crashpilot.models import Frame
+from crashpilot.signature.normalize import strip_arguments
 
 # NTSTATUS exception codes -> the crash kind we report (the EXCEPTION_* name without its prefix).
 KIND_BY_CODE: dict[str, str] = {
@@ -97,3 +98,23 @@ def first_unsymbolized_app_frame(frames: Sequence[Frame]) -> Frame | None:
         if frame.module and not is_runtime(frame):
             return frame.with_(in_app=True)
     return None
+
+
+def needs_symbols(frames: Sequence[Frame]) -> bool:
+    """True when a frame of the program itself (not an OS/runtime module) has no function name."""
+    return any(f.function is None and f.module and not is_runtime(f) for f in frames)
+
+
+_CV_TAIL = re.compile(r"\)(?:\s*(?:const|volatile|&&|&|noexcept))+\s*$")
+
+
+def strip_args(name: str) -> str:
+    """``Unit::GetVictim() const`` -> ``Unit::GetVictim`` (Breakpad symbols carry signatures).
+
+    Names without an argument list (``(anonymous namespace)::f``, ``operator()``) are kept.
+    """
+    stripped = name.strip()
+    bare = _CV_TAIL.sub(")", stripped)
+    if not bare.endswith(")"):
+        return stripped
+    return strip_arguments(bare).strip() or stripped

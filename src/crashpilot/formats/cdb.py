@@ -13,7 +13,13 @@ from __future__ import annotations
 import re
 
 from crashpilot.errors import ParseError
-from crashpilot.formats._windows_common import first_unsymbolized_app_frame, kind_for, normalize_code
+from crashpilot.formats._windows_common import (
+    first_unsymbolized_app_frame,
+    kind_for,
+    needs_symbols,
+    normalize_code,
+    strip_args,
+)
 from crashpilot.formats.frames import hex_address, split_offset
 from crashpilot.models import CrashReport, Frame, Thread
 
@@ -126,7 +132,7 @@ def _call_site(site: str) -> Frame:
     if "!" in site:
         module, symbol = site.split("!", 1)
         function, _off = split_offset(symbol)
-        return Frame(function=function or None, module=module or None, file=file, line=line, raw=site)
+        return Frame(function=strip_args(function) or None, module=module or None, file=file, line=line, raw=site)
     module, off = split_offset(site)
     return Frame(module=module or None, module_offset=off.lower() if off else None, raw=site)
 
@@ -146,7 +152,12 @@ def _frames_after(text: str, start: int, k_style: bool) -> list[tuple[Frame, str
         if inlined:
             stripped = _INLINE.sub("--------", stripped)
         tokens = stripped.replace(" : ", " ").split()
-        if k_style and len(tokens) > 2 and _FRAME_NO.fullmatch(tokens[0]) and _HEXTOK.fullmatch(tokens[1]):
+        if (
+            k_style
+            and len(tokens) > 2
+            and _FRAME_NO.fullmatch(tokens[0])
+            and (_HEXTOK.fullmatch(tokens[1]) or _PLACEHOLDER.fullmatch(tokens[1]))
+        ):
             tokens = tokens[1:]  # "kn" listings number their frames
         hexes = 0
         while hexes < len(tokens) and (_HEXTOK.fullmatch(tokens[hexes]) or _PLACEHOLDER.fullmatch(tokens[hexes])):
@@ -199,9 +210,10 @@ def _parse_one(text: str) -> CrashReport:
     prev_ret: str | None = hex_address(exc_addr.group(1)) if exc_addr else None
     for frame, ret in chosen:
         frames.append(frame if frame.address else frame.with_(address=prev_ret))
-        prev_ret = ret
+        if ret is not None or not frame.inlined:  # an inlined frame shares its caller's address
+            prev_ret = ret
     frames = _attach_source(frames, keys)
-    if any(f.function is None and f.module for f in frames):
+    if needs_symbols(frames):
         extra["needs_symbols"] = True
 
     message_parts = [p for p in (description,) if p]

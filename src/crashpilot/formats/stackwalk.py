@@ -18,7 +18,9 @@ from crashpilot.formats._windows_common import (
     first_unsymbolized_app_frame,
     kind_for,
     kind_from_name,
+    needs_symbols,
     normalize_code,
+    strip_args,
 )
 from crashpilot.formats.frames import hex_address, split_offset
 from crashpilot.models import CrashReport, Frame, Thread
@@ -97,7 +99,7 @@ def _frame(body: str) -> Frame:
     if "!" in body:
         module, symbol = body.split("!", 1)
         function, _off = split_offset(symbol)
-        return Frame(function=function or None, module=module or None, file=file, line=line)
+        return Frame(function=strip_args(function) or None, module=module or None, file=file, line=line)
     module, off = split_offset(body)
     return Frame(module=module or None, module_offset=off, file=file, line=line)
 
@@ -195,7 +197,7 @@ def _parse_machine(text: str) -> CrashReport:
             m.group(7).strip() or None,
         )
         frame = Frame(
-            function=function,
+            function=strip_args(function) if function else None,
             module=module,
             file=file,
             line=int(line) if line.isdigit() else None,
@@ -220,7 +222,7 @@ def _report(
     reason: str | None, address: str | None, chosen: Thread, threads: tuple[Thread, ...], extra: dict[str, object]
 ) -> CrashReport:
     kind, code = _kind(reason)
-    if any(f.function is None and f.module for f in chosen.frames):
+    if needs_symbols(chosen.frames):
         extra["needs_symbols"] = True
     message = f"{reason} at {address}" if reason and address else reason
     return CrashReport(

@@ -12,7 +12,12 @@ from __future__ import annotations
 import re
 
 from crashpilot.errors import ParseError
-from crashpilot.formats._windows_common import first_unsymbolized_app_frame, kind_for, normalize_code
+from crashpilot.formats._windows_common import (
+    first_unsymbolized_app_frame,
+    kind_for,
+    needs_symbols,
+    normalize_code,
+)
 from crashpilot.formats.frames import hex_address, module_name, split_offset
 from crashpilot.models import CrashReport, Frame, Thread
 
@@ -212,7 +217,7 @@ def _parse_one(text: str) -> CrashReport:
     frames = tuple(stacks[index]) if stacks else ()
     if len(stacks) > 1:
         extra["thread_count"] = len(stacks)
-    if any(f.function is None for f in frames):
+    if needs_symbols(frames):
         extra["needs_symbols"] = True
         extra["hint"] = "needs symbols (RelWithDebInfo build / PDB)"
 
