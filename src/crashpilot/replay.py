@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 ANTHROPIC_PATH = "/v1/messages"
 OPENAI_PATH = "/v1/chat/completions"
 GARBAGE = b'{"id": "msg_garbage", "content": [ this is not json'
+JSON = "application/json"
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,8 @@ class Failure:
     delay: float = 0.0
     garbage: bool = False
     message: str = "injected failure"
+    # what a garbage body claims to be (a proxy's error page says text/html)
+    content_type: str = "application/json"
 
 
 Step = Turn | Failure
@@ -103,6 +106,7 @@ def _turn_from_json(item: dict[str, Any], index: int) -> Step:
             delay=float(fail.get("delay", 0.0)),
             garbage=bool(fail.get("garbage", False)),
             message=str(fail.get("message", "injected failure")),
+            content_type=str(fail.get("content_type", "application/json")),
         )
     calls = tuple(
         ToolCall(id=str(c.get("id") or ""), name=str(c["name"]), arguments=dict(c.get("arguments") or {}))
@@ -172,10 +176,10 @@ class _Handler(BaseHTTPRequestHandler):
         provider = {ANTHROPIC_PATH: "anthropic", OPENAI_PATH: "openai"}.get(path)
         headers = {k.lower(): v for k, v in self.headers.items()}
         request = ReceivedRequest(path, headers, raw, body if isinstance(body, dict) else None, provider)
-        status, payload = self.server.replay._answer(request)
+        status, payload, content_type = self.server.replay._answer(request)
         try:
             self.send_response(status)
-            self.send_header("content-type", "application/json")
+            self.send_header("content-type", content_type)
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -254,11 +258,11 @@ class ReplayServer:
 
     # -- answering ---------------------------------------------------------------------------
 
-    def _error(self, provider: str | None, status: int, message: str) -> tuple[int, bytes]:
+    def _error(self, provider: str | None, status: int, message: str) -> tuple[int, bytes, str]:
         wire = anthropic_wire if provider == "anthropic" else openai_wire
-        return status, json.dumps(wire.error_to_wire(status, message)).encode()
+        return status, json.dumps(wire.error_to_wire(status, message)).encode(), JSON
 
-    def _answer(self, request: ReceivedRequest) -> tuple[int, bytes]:
+    def _answer(self, request: ReceivedRequest) -> tuple[int, bytes, str]:
         with self._lock:
             self.requests.append(request)
             if request.provider is None:
@@ -276,12 +280,12 @@ class ReplayServer:
                 if complaint is not None:
                     self.problems.append(complaint)
                     return self._error(request.provider, 400, f"replay check failed: {complaint}")
-                return 200, self._reply(step, request)
+                return 200, self._reply(step, request), JSON
         # a failure: sleep outside the lock so other requests are not held up
         if step.delay:
             self._stopping.wait(step.delay)
         if step.garbage:
-            return 200, GARBAGE
+            return 200, GARBAGE, step.content_type
         return self._error(request.provider, step.status, step.message)
 
     def _complaint(self, step: Turn, request: ReceivedRequest) -> str | None:

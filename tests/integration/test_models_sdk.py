@@ -138,11 +138,12 @@ def test_timeout_is_transient_after_bounded_retries(setup: Setup) -> None:
     assert [e.error for e in exchanges] == [f"{setup.provider} API timed out"] * 3
 
 
-def test_garbage_body_is_a_clear_permanent_error(setup: Setup) -> None:
+@pytest.mark.parametrize("content_type", ["application/json", "text/html"])
+def test_garbage_body_is_a_clear_permanent_error(setup: Setup, content_type: str) -> None:
     exchanges: list[Exchange] = []
-    with ReplayServer([Failure(garbage=True), Turn("never")]) as server:
+    with ReplayServer([Failure(garbage=True, content_type=content_type), Turn("never")]) as server:
         model = setup.make(server, retry=fast(), record=exchanges.append)
-        with pytest.raises(PermanentError, match="not valid JSON"):
+        with pytest.raises(PermanentError, match="answered a body that is not (valid )?JSON"):
             model.complete(SYSTEM, [Message.user("hi")], [], 50)
         assert len(server.requests) == 1
     assert exchanges[0].response is None and exchanges[0].error_kind == "permanent"

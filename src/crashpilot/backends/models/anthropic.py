@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,6 +51,12 @@ class AnthropicModel(ChatModel):
 
     def send(self, request: dict[str, Any]) -> dict[str, Any]:
         message = self._client.messages.create(**request)
+        if not isinstance(
+            message, anthropic.types.Message
+        ):  # a body that was not JSON (an HTML error page ...)
+            raise PermanentError(
+                f"{self.provider} API answered a body that is not JSON: {str(message)[:200]!r}"
+            )
         body: dict[str, Any] = message.to_dict(mode="json")
         return body
 
@@ -67,7 +74,7 @@ class AnthropicModel(ChatModel):
             return status_error(name, exc.status_code, detail)
         if isinstance(exc, anthropic.APIResponseValidationError):
             return PermanentError(f"{name} API answered a body of the wrong shape: {exc.message}")
-        if isinstance(exc, ValueError):  # a body that is not JSON
+        if isinstance(exc, json.JSONDecodeError):
             return PermanentError(f"{name} API answered a body that is not valid JSON: {exc}")
         if isinstance(exc, anthropic.AnthropicError):
             return PermanentError(f"{name} SDK error: {exc}")

@@ -7,6 +7,7 @@ server that speaks the same API: Ollama (``http://localhost:11434/v1``), vLLM
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,6 +70,12 @@ class OpenAIModel(ChatModel):
 
     def send(self, request: dict[str, Any]) -> dict[str, Any]:
         completion = self._client.chat.completions.create(**request)
+        if not isinstance(
+            completion, openai.types.chat.ChatCompletion
+        ):  # a body that was not JSON (an HTML error page ...)
+            raise PermanentError(
+                f"{self.provider} API answered a body that is not JSON: {str(completion)[:200]!r}"
+            )
         body: dict[str, Any] = completion.to_dict(mode="json")
         return body
 
@@ -87,7 +94,7 @@ class OpenAIModel(ChatModel):
             return status_error(name, exc.status_code, str(detail or exc.message))
         if isinstance(exc, openai.APIResponseValidationError):
             return PermanentError(f"{name} API answered a body of the wrong shape: {exc.message}")
-        if isinstance(exc, ValueError):  # a body that is not JSON
+        if isinstance(exc, json.JSONDecodeError):
             return PermanentError(f"{name} API answered a body that is not valid JSON: {exc}")
         if isinstance(exc, openai.OpenAIError):
             return PermanentError(f"{name} SDK error: {exc}")
