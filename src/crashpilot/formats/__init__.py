@@ -35,6 +35,10 @@ BUILTIN: tuple[str, ...] = (
     "crashpilot.formats.ubsan",
     "crashpilot.formats.gdb",
     "crashpilot.formats.assertion",
+    "crashpilot.formats.glibc_backtrace",
+    "crashpilot.formats.macos_crash",
+    "crashpilot.formats.vs_callstack",
+    "crashpilot.formats.crashdetect",
 )
 
 

@@ -94,7 +94,7 @@ _TERMINATE = re.compile(
 )
 _WHAT = re.compile(r"^\s*what\(\):\s*(?P<what>.*)$")
 
-ASSERT_HINTS = ("ASSERTION FAILED", "Assertion", "bug condition", "assertion failed", "terminate called",
+ASSERT_HINTS = ("Assertion failed: (", "ASSERTION FAILED", "Assertion", "bug condition", "assertion failed", "terminate called",
                 "FATAL ERROR", "ABORTED")
 
 
@@ -256,8 +256,21 @@ def _terminate(text: str, pos: int = 0) -> Assertion | None:
     return None
 
 
+# macOS libc assert(): "Assertion failed: (expr), function f, file x.c, line 12."
+_MACOS = re.compile(r"Assertion failed: \((?P<expr>.*)\), function (?P<func>[^,]+), file (?P<file>[^,]+), line (?P<line>\d+)")
+
+
+def _macos(text: str, pos: int = 0) -> Assertion | None:
+    for start, end, line in lines_with(text, "Assertion failed: (", 2, pos):
+        m = _MACOS.search(line)
+        if m:
+            loc = _location(m.group("file"), m.group("line"), m.group("func"))
+            return Assertion("assertion", m.group("expr").strip() or None, loc, "macos", start + m.start(), end)
+    return None
+
+
 STYLES: tuple[Callable[[str, int], Assertion | None], ...] = (
-    _trinity, _azerothcore, _glibc, _haproxy, _icinga, _terminate,
+    _trinity, _azerothcore, _glibc, _haproxy, _icinga, _terminate, _macos,
 )
 
 
