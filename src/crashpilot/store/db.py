@@ -6,12 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import overload
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from crashpilot.errors import ConfigError
-
 
 # Execution option asking the SQLite engine to open the transaction with BEGIN IMMEDIATE.
 IMMEDIATE = "crashpilot_immediate"
@@ -21,6 +21,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def aware(value: datetime) -> datetime: ...
+@overload
+def aware(value: None) -> None: ...
 def aware(value: datetime | None) -> datetime | None:
     """``value`` as timezone-aware UTC (SQLite hands back naive datetimes that are UTC)."""
     if value is None or value.tzinfo is not None:
