@@ -215,7 +215,7 @@ def _pick(rep: _Report) -> _Thread | None:
             return by_index[wanted]
     loose = [t for t in rep.loose if t.frames]
     if loose:
-        t = loose[0]
+        t = max(loose, key=lambda x: len(x.frames))  # a core's lone "#0" stop line, then the full bt
         t.index = rep.signal_thread if rep.signal_thread is not None else rep.current_thread
         if t.index is not None and t.index in by_index:
             t.name = by_index[t.index].name
