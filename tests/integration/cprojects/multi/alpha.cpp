@@ -1,0 +1,6 @@
+#include "parts.h"
+
+int alpha()
+{
+    return 5;
+}

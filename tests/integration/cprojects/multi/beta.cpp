@@ -1,0 +1,6 @@
+#include "parts.h"
+
+int beta()
+{
+    return 4;
+}

@@ -1,0 +1,4 @@
+#pragma once
+int alpha();
+int beta();
+int gamma_();
