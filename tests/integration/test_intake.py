@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from crashpilot.flow import Outcome
-from crashpilot.ingest.files import IngestOptions, ingest_paths
 from crashpilot.ingest.intake import ingest_bytes, ingest_file, part_sha
 from crashpilot.ingest.limits import Limits
+from crashpilot.ingest.watch import ingest_paths
 from crashpilot.store import schema
 from crashpilot.store.blobs import BlobStore
 from crashpilot.store.db import make_engine
@@ -94,7 +94,9 @@ def test_fixed_group_seen_again_regresses(engine: Engine, blobs: BlobStore) -> N
     r1 = ingest_bytes(engine, blobs, ASAN, source="x")
     gid = r1.group_ids[0]
     with engine.begin() as conn:
-        conn.execute(sa.update(schema.crash_groups).where(schema.crash_groups.c.id == gid).values(status="fixed"))
+        conn.execute(
+            sa.update(schema.crash_groups).where(schema.crash_groups.c.id == gid).values(status="fixed")
+        )
     r2 = ingest_bytes(engine, blobs, ASAN.replace(b"==4711==", b"==4712=="), source="y")
     assert r2.outcomes == (Outcome.REGRESSED,)
     with engine.connect() as conn:
@@ -113,7 +115,9 @@ def test_fixed_group_seen_again_regresses(engine: Engine, blobs: BlobStore) -> N
         (b"hello, this is not a crash report\n", "no known crash format"),
     ],
 )
-def test_bad_input_is_quarantined_and_kept(engine: Engine, blobs: BlobStore, data: bytes, reason_part: str) -> None:
+def test_bad_input_is_quarantined_and_kept(
+    engine: Engine, blobs: BlobStore, data: bytes, reason_part: str
+) -> None:
     res = ingest_bytes(engine, blobs, data, source="cli")
     assert res.quarantined and res.reason is not None and reason_part in res.reason
     assert "\n" not in res.reason
@@ -152,7 +156,9 @@ def test_several_reports_in_one_file(engine: Engine, blobs: BlobStore) -> None:
     assert len(res.report_ids) == 2, res
     assert set(res.outcomes) == {Outcome.NEW_GROUP}
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(schema.crash_reports).order_by(schema.crash_reports.c.id)).mappings().all()
+        rows = (
+            conn.execute(sa.select(schema.crash_reports).order_by(schema.crash_reports.c.id)).mappings().all()
+        )
     assert rows[0]["sha256"] == res.sha256 and rows[1]["sha256"] == part_sha(res.sha256, 1)
     assert [r["parsed"]["part"] for r in rows] == [0, 1]
     assert all(r["parsed"]["blob_sha256"] == res.sha256 for r in rows)
@@ -187,16 +193,11 @@ def test_ingest_paths_pairs_dump_with_text(engine: Engine, blobs: BlobStore, tmp
     (folder / "lone.dmp").write_bytes(b"MDMP" + b"\x02" * 64)
     (folder / "sub" / "asan.log").write_bytes(ASAN)
     seen: list[tuple[int, int, str]] = []
-    results = ingest_paths(
-        engine, blobs, [folder], options=IngestOptions(), progress=lambda d, t, p, r: seen.append((d, t, p.name))
-    )
+    results = ingest_paths(engine, blobs, [folder], progress=lambda d, t, p, r: seen.append((d, t, p.name)))
     assert [s[:2] for s in seen] == [(1, 4), (2, 4), (3, 4), (4, 4)]
     assert len(results) == 3
     with engine.connect() as conn:
-        rows = {
-            Path(r.source).name: r
-            for r in conn.execute(sa.select(schema.crash_reports)).all()
-        }
+        rows = {Path(r.source).name: r for r in conn.execute(sa.select(schema.crash_reports)).all()}
     assert set(rows) == {"crash1.txt", "lone.dmp", "asan.log"}
     assert rows["crash1.txt"].companion_sha256 == blobs.put(b"MDMP" + b"\x01" * 64)
     assert rows["lone.dmp"].format == "minidump" and rows["lone.dmp"].status == "quarantined"

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from crashpilot.formats import parse_bytes
 from crashpilot.ingest.intake import IngestResult, ParseFn, _Row, _store, ingest_file
-from crashpilot.ingest.limits import Limits, is_dump_name
+from crashpilot.ingest.limits import DEFAULT_LIMITS, Limits, is_dump_name
 from crashpilot.store import schema
 from crashpilot.store.blobs import BlobStore
 
@@ -37,7 +37,7 @@ Progress = Callable[[int, int, Path, "IngestResult | None"], None]
 class IngestOptions:
     """How files are parsed and limited (shared by the watcher and ``ingest_paths``)."""
 
-    limits: Limits = Limits()
+    limits: Limits = DEFAULT_LIMITS
     repo: str | Path | None = None
     in_app_paths: tuple[str, ...] = ()
     parse: ParseFn = field(default=parse_bytes)
@@ -75,12 +75,13 @@ def ingest_one(
     engine: Engine,
     blobs: BlobStore,
     path: Path,
-    options: IngestOptions = IngestOptions(),
+    options: IngestOptions | None = None,
     *,
     track: bool = True,
 ) -> IngestResult | None:
     """Ingest ``path`` (with its dump companion). With ``track``, an unchanged file already in
     ``watched_files`` is skipped (returns None) and the ledger is updated afterwards."""
+    options = options or IngestOptions()
     st = path.stat()
     if track and _unchanged(engine, path, st):
         return None
@@ -120,7 +121,10 @@ def known_files(engine: Engine) -> dict[str, tuple[int, int]]:
     """path -> (size, mtime_ns) of every file the watcher has taken in."""
     w = schema.watched_files
     with engine.connect() as conn:
-        return {row.path: (row.size, row.mtime_ns) for row in conn.execute(sa.select(w.c.path, w.c.size, w.c.mtime_ns))}
+        return {
+            row.path: (row.size, row.mtime_ns)
+            for row in conn.execute(sa.select(w.c.path, w.c.size, w.c.mtime_ns))
+        }
 
 
 def _unchanged(engine: Engine, path: Path, st: os.stat_result) -> bool:
@@ -130,7 +134,9 @@ def _unchanged(engine: Engine, path: Path, st: os.stat_result) -> bool:
     return row is not None and (row.size, row.mtime_ns) == (st.st_size, st.st_mtime_ns)
 
 
-def expand(paths: Iterable[str | Path], patterns: Sequence[str] = ("*",), recursive: bool = True) -> Iterator[Path]:
+def expand(
+    paths: Iterable[str | Path], patterns: Sequence[str] = ("*",), recursive: bool = True
+) -> Iterator[Path]:
     """Files named by ``paths``: files as given, folders walked (sorted, hidden names skipped)."""
     for raw in paths:
         p = Path(raw)
@@ -152,9 +158,12 @@ def ingest_paths(
     blobs: BlobStore,
     paths: Iterable[str | Path],
     *,
-    options: IngestOptions = IngestOptions(),
     progress: Progress | None = None,
     recursive: bool = True,
+    limits: Limits = DEFAULT_LIMITS,
+    repo: str | Path | None = None,
+    in_app_paths: Sequence[str] = (),
+    parse: ParseFn = parse_bytes,
 ) -> list[IngestResult]:
     """Ingest files and folders once each (``crashpilot ingest PATH...``).
 
@@ -162,6 +171,7 @@ def ingest_paths(
     ``progress(done, total, path, result_or_None)`` is called after every file; a file that
     cannot be read is logged and skipped (result None), the others go on.
     """
+    options = IngestOptions(limits, repo, tuple(in_app_paths), parse)
     files = list(dict.fromkeys(expand(paths, recursive=recursive)))
     results: list[IngestResult] = []
     for done, path in enumerate(files, start=1):

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 
 from crashpilot.flow import Outcome, Stage
 from crashpilot.models import CrashReport
-from crashpilot.store import events, schema
+from crashpilot.store import events, queue, schema
 
 log = logging.getLogger(__name__)
 
@@ -46,19 +46,21 @@ def attach(conn: Connection, report: CrashReport, revision: str | None, now: dat
         sa.select(g.c.id, g.c.status, g.c.revisions, g.c.last_seen).where(g.c.signature == report.signature)
     ).first()
     if row is None:
-        gid = conn.execute(
-            sa.insert(g).values(
-                signature=report.signature,
-                status="new",
-                crash_kind=report.crash_kind or report.exception_code,
-                title=group_title(report),
-                count=1,
-                first_seen=now,
-                last_seen=now,
-                revisions=[revision] if revision else [],
-                updated_at=now,
+        gid = inserted_id(
+            conn.execute(
+                sa.insert(g).values(
+                    signature=report.signature,
+                    status="new",
+                    crash_kind=report.crash_kind or report.exception_code,
+                    title=group_title(report),
+                    count=1,
+                    first_seen=now,
+                    last_seen=now,
+                    revisions=[revision] if revision else [],
+                    updated_at=now,
+                )
             )
-        ).inserted_primary_key[0]
+        )
         record_event(conn, "group", gid, "created", to_state="new", detail={"signature": report.signature})
         enqueue(conn, Stage.ANALYSE.value, group_id=gid, payload={"reason": Outcome.NEW_GROUP.value})
         return int(gid), Outcome.NEW_GROUP
@@ -78,7 +80,13 @@ def attach(conn: Connection, report: CrashReport, revision: str | None, now: dat
     conn.execute(sa.update(g).where(g.c.id == gid).values(**values))
     if outcome is Outcome.REGRESSED:
         record_event(
-            conn, "group", gid, "regressed", from_state=status, to_state="regressed", detail={"revision": revision}
+            conn,
+            "group",
+            gid,
+            "regressed",
+            from_state=status,
+            to_state="regressed",
+            detail={"revision": revision},
         )
         enqueue(conn, Stage.ANALYSE.value, group_id=gid, payload={"reason": Outcome.REGRESSED.value})
     return gid, outcome
@@ -101,21 +109,12 @@ def record_event(
 
 
 def enqueue(conn: Connection, stage: str, *, group_id: int, payload: dict[str, Any]) -> None:
-    """Queue a job through ``store.queue`` (a plain insert until that module lands)."""
-    try:
-        from crashpilot.store import queue  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        now = datetime.now(UTC)
-        conn.execute(
-            sa.insert(schema.jobs).values(
-                stage=stage,
-                status="queued",
-                group_id=group_id,
-                payload=payload,
-                not_before=now,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        return
-    queue.enqueue(conn, stage, group_id=group_id, payload=payload)
+    """Queue a job in the caller's transaction (the INGEST -> ANALYSE edge)."""
+    queue.enqueue(conn, stage, group_id=group_id, payload=payload, actor=ACTOR)
+
+
+def inserted_id(result: sa.CursorResult[Any]) -> int:
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover - every insert here has an integer primary key
+        raise RuntimeError("insert returned no primary key")
+    return int(key[0])

@@ -25,8 +25,8 @@ from sqlalchemy.exc import IntegrityError
 from crashpilot.flow import Outcome
 from crashpilot.formats import parse_bytes
 from crashpilot.formats.text import looks_binary
-from crashpilot.ingest.grouping import attach, record_event
-from crashpilot.ingest.limits import Kind, Limits, sniff_kind
+from crashpilot.ingest.grouping import attach, inserted_id, record_event
+from crashpilot.ingest.limits import DEFAULT_LIMITS, Kind, Limits, sniff_kind
 from crashpilot.models import CrashReport
 from crashpilot.store import schema
 from crashpilot.store.blobs import BlobStore, sha256_bytes
@@ -72,7 +72,7 @@ def ingest_bytes(
     *,
     source: str,
     kind: Kind | None = None,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     repo: str | Path | None = None,
     in_app_paths: Sequence[str] = (),
     filename: str | None = None,
@@ -97,7 +97,7 @@ def ingest_file(
     *,
     source: str | None = None,
     kind: Kind | None = None,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
     repo: str | Path | None = None,
     in_app_paths: Sequence[str] = (),
     companion: str | Path | None = None,
@@ -187,7 +187,9 @@ def _plan(
     rows = []
     for report in reports:
         if _unusable(report):
-            rows.append(_Row(format=report.format, report=report, reason=_one_line(report.error or "unparseable")))
+            rows.append(
+                _Row(format=report.format, report=report, reason=_one_line(report.error or "unparseable"))
+            )
             continue
         revision = report.revision or name_rev
         extra = {"revision_dirty": True} if (dirty and not report.revision) else {}
@@ -294,23 +296,25 @@ def _store_once(
                 gid, outcome = attach(conn, row.report, row.revision, now)
                 group_ids.append(gid)
                 outcomes.append(outcome)
-            rid = conn.execute(
-                sa.insert(r).values(
-                    sha256=part_sha(sha, part),
-                    size=size,
-                    source=source,
-                    received_at=now,
-                    format=row.format,
-                    crash_kind=row.report.crash_kind if row.report else None,
-                    signature=row.report.signature if (row.report and gid is not None) else None,
-                    revision=row.revision,
-                    parsed=parsed,
-                    status=status,
-                    reason=row.reason,
-                    group_id=gid,
-                    companion_sha256=companion_sha256,
+            rid = inserted_id(
+                conn.execute(
+                    sa.insert(r).values(
+                        sha256=part_sha(sha, part),
+                        size=size,
+                        source=source,
+                        received_at=now,
+                        format=row.format,
+                        crash_kind=row.report.crash_kind if row.report else None,
+                        signature=row.report.signature if (row.report and gid is not None) else None,
+                        revision=row.revision,
+                        parsed=parsed,
+                        status=status,
+                        reason=row.reason,
+                        group_id=gid,
+                        companion_sha256=companion_sha256,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
             report_ids.append(int(rid))
             detail: dict[str, Any] = {"source": source}
             if gid is not None:

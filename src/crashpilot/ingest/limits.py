@@ -63,3 +63,6 @@ def sniff_kind(head: bytes, filename: str | None = None) -> Kind:
 def _mostly_binary(head: bytes) -> bool:
     sample = head[:4096]
     return bool(sample) and b"\x00" in sample
+
+
+DEFAULT_LIMITS = Limits()

@@ -24,21 +24,26 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from crashpilot.formats import parse_bytes
 from crashpilot.ingest.files import (
     IngestOptions,
     ingest_one,
+    ingest_paths,
     is_dump,
     known_files,
     matches,
     quarantine_file,
     text_for_dump,
 )
-from crashpilot.ingest.intake import IngestResult
+from crashpilot.ingest.intake import IngestResult, ParseFn
+from crashpilot.ingest.limits import DEFAULT_LIMITS, Limits
 from crashpilot.store.blobs import BlobStore
+
+__all__ = ["WatchFolder", "Watcher", "ingest_paths"]
 
 log = logging.getLogger(__name__)
 
-OnIngested = Callable[[Path, IngestResult], None]
+OnIngested = Callable[[IngestResult], None]  # result.source is the file's path
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,14 @@ class WatchFolder:
     recursive: bool = False
 
 
+def _folder(item: WatchFolder | tuple[str | Path, str], recursive: bool) -> WatchFolder:
+    if isinstance(item, WatchFolder):
+        return WatchFolder(Path(item.path).expanduser().resolve(), item.patterns, item.recursive)
+    path, glob = item
+    patterns = tuple(p.strip() for p in glob.split(",") if p.strip()) or ("*",)
+    return WatchFolder(Path(path).expanduser().resolve(), patterns, recursive)
+
+
 class Watcher:
     """Watches ``folders`` and ingests each new or rewritten crash file once."""
 
@@ -57,19 +70,26 @@ class Watcher:
         self,
         engine: Engine,
         blobs: BlobStore,
-        folders: Sequence[WatchFolder],
+        folders: Sequence[WatchFolder | tuple[str | Path, str]],
         *,
-        options: IngestOptions = IngestOptions(),
-        settle: float = 1.0,
+        recursive: bool = False,
         poll: bool = False,
         poll_interval: float = 1.0,
+        settle_seconds: float = 1.0,
         dump_grace: float = 30.0,
         open_timeout: float = 300.0,
         on_ingested: OnIngested | None = None,
+        limits: Limits = DEFAULT_LIMITS,
+        repo: str | Path | None = None,
+        in_app_paths: Sequence[str] = (),
+        parse: ParseFn = parse_bytes,
     ) -> None:
-        self.engine, self.blobs, self.options = engine, blobs, options
-        self.folders = [WatchFolder(Path(f.path).resolve(), f.patterns, f.recursive) for f in folders]
-        self.settle, self.poll, self.poll_interval = settle, poll, poll_interval
+        """``folders``: WatchFolder items, or (path, glob) pairs that use ``recursive``; a glob
+        may list several patterns separated by commas ("*.txt,*.dmp")."""
+        self.engine, self.blobs = engine, blobs
+        self.options = IngestOptions(limits, repo, tuple(in_app_paths), parse)
+        self.folders = [_folder(f, recursive) for f in folders]
+        self.settle, self.poll, self.poll_interval = settle_seconds, poll, poll_interval
         self.dump_grace, self.open_timeout = dump_grace, open_timeout
         self.on_ingested = on_ingested
         self.polling = poll
@@ -120,7 +140,9 @@ class Watcher:
                 observer.start()
                 return observer
             except OSError as exc:  # inotify watch limit, unsupported file system ...
-                log.warning("native file events unavailable (%s); polling every %.1fs", exc, self.poll_interval)
+                log.warning(
+                    "native file events unavailable (%s); polling every %.1fs", exc, self.poll_interval
+                )
                 try:
                     observer.stop()
                 except Exception:
@@ -269,7 +291,7 @@ class Watcher:
             return
         if self.on_ingested is not None:
             try:
-                self.on_ingested(path, result)
+                self.on_ingested(result)
             except Exception:
                 log.exception("on_ingested callback failed for %s", path)
 
@@ -294,11 +316,14 @@ class _Handler(FileSystemEventHandler):
             self.watcher.file_complete(path)
 
     def on_created(self, event: FileSystemEvent) -> None:
+        # A file renamed in from outside the folder shows up as created only (no close event):
+        # it settles. A file being written gets modified events next and then waits for close.
         if not event.is_directory and (path := self._path(event.src_path)) is not None:
-            self.watcher.file_changed(path)
+            self.watcher.file_changed(path, quiet=self.watcher.settle)
 
     def on_modified(self, event: FileSystemEvent) -> None:
-        self.on_created(event)
+        if not event.is_directory and (path := self._path(event.src_path)) is not None:
+            self.watcher.file_changed(path)
 
     def on_moved(self, event: FileSystemEvent) -> None:
         if event.is_directory or (path := self._path(event.dest_path)) is None:

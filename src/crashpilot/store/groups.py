@@ -37,7 +37,9 @@ def _group(row: RowMapping) -> dict[str, Any]:
     }
 
 
-def list_groups(conn: Connection, *, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+def list_groups(
+    conn: Connection, *, status: str | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
     """Groups, most recently seen first."""
     g = schema.crash_groups
     query = sa.select(g).order_by(g.c.last_seen.desc(), g.c.id.desc())
@@ -58,7 +60,10 @@ def get_group(conn: Connection, group_id: int, *, report_limit: int = 50) -> dic
         return None
     out = _group(row)
     reports = conn.execute(
-        sa.select(r).where(r.c.group_id == group_id).order_by(r.c.received_at.desc(), r.c.id.desc()).limit(report_limit)
+        sa.select(r)
+        .where(r.c.group_id == group_id)
+        .order_by(r.c.received_at.desc(), r.c.id.desc())
+        .limit(report_limit)
     ).mappings()
     out["reports"] = [report_summary(rep) for rep in reports]
     events = conn.execute(
@@ -89,8 +94,12 @@ def stats(conn: Connection) -> dict[str, Any]:
     quarantined = conn.execute(
         sa.select(sa.func.count()).select_from(r).where(r.c.status == "quarantined")
     ).scalar_one()
-    groups = dict((row[0], row[1]) for row in conn.execute(sa.select(g.c.status, sa.func.count()).group_by(g.c.status)))
-    jobs = dict((row[0], row[1]) for row in conn.execute(sa.select(j.c.status, sa.func.count()).group_by(j.c.status)))
+    groups = dict(
+        (row[0], row[1]) for row in conn.execute(sa.select(g.c.status, sa.func.count()).group_by(g.c.status))
+    )
+    jobs = dict(
+        (row[0], row[1]) for row in conn.execute(sa.select(j.c.status, sa.func.count()).group_by(j.c.status))
+    )
     return {
         "reports": int(total),
         "quarantined": int(quarantined),
