@@ -61,8 +61,7 @@ def kind_from(banner_rest: str, summary: str | None) -> str:
 
 
 def read_segment(seg: sc.Segment) -> CrashReport:
-    banner = sc.strip_pid(seg.lines[0])
-    rest = banner.split(_BANNER_TEXT, 1)[-1].strip()
+    rest = sc.banner_rest(seg.lines[0], _BANNER_TEXT)
     kind = kind_from(rest, seg.summary())
     extra: dict[str, Any] = {}
     message = rest

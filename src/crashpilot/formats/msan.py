@@ -27,8 +27,7 @@ def parse(text: str) -> list[CrashReport]:
 
 
 def read_segment(seg: sc.Segment) -> CrashReport:
-    banner = sc.strip_pid(seg.lines[0])
-    rest = banner.split("MemorySanitizer: ", 1)[-1].strip()
+    rest = sc.banner_rest(seg.lines[0], "MemorySanitizer: ")
     kind = rest.split()[0].rstrip(":") if rest else "use-of-uninitialized-value"
     extra: dict[str, Any] = {}
     crashing: sc.Block | None = None

@@ -16,10 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from crashpilot.errors import ParseError
-from crashpilot.formats.frames import demangle_names, function_name, split_offset
+from crashpilot.formats.frames import demangle_names, function_name
 from crashpilot.models import CrashReport, Frame
 
 # Where a report starts. Group 1 names the sanitizer.
@@ -31,7 +32,7 @@ _FRAME_START = re.compile(r"\s*#(\d+)\s")
 _SHARED_OBJECT = re.compile(r"^[\w.+-]+\.(?:so(?:\.\d+)*|dll|dylib|exe)$", re.IGNORECASE)
 _ARCH_SUFFIX = re.compile(r":(?:x86_64h?|arm64e?|i386|aarch64)$")
 _DRIVE_PATH = re.compile(r"\s([A-Za-z]:[\\/])")
-_REVISION = re.compile(r"^\s*(?:revision|build revision|commit|git revision)\s*[:=]\s*([0-9a-f]{7,40})\b", re.I | re.M)
+_REVISION = re.compile(r"^[ \t]*(?:revision|build revision|commit|git revision)[ \t]*[:=][ \t]*([0-9a-f]{7,40})\b", re.I | re.M)
 _THREAD_ID = re.compile(r"\bT(\d+)\b")
 _BAZEL_CWD = "/proc/self/cwd/"
 _MAX_FRAME_LINE = 16384  # longer lines are not stack frames; skip them instead of scanning
@@ -81,6 +82,15 @@ def _split_location(token: str) -> tuple[str | None, int | None]:
     return path, line
 
 
+def _drop_offset(function: str) -> str:
+    head, _, tail = function.rpartition("+")
+    tail = tail.strip()
+    if head.strip() and tail.lower().startswith("0x") and _HEX_DIGITS.fullmatch(tail[2:]):
+        return head.rstrip()
+    return function
+
+
+_HEX_DIGITS = re.compile(r"[0-9a-fA-F]+")
 _SOURCE_EXT = re.compile(r"\.[A-Za-z][A-Za-z0-9+]{0,4}$")
 
 
@@ -98,7 +108,19 @@ def parse_frame_line(line: str) -> RawFrame | None:
     m = _FRAME_START.match(line)
     if not m:
         return None
-    rest = line[m.end():].strip()
+    parts = _parse_frame_rest(line[m.end():].strip())
+    return RawFrame(int(m.group(1)), *parts, line.rstrip())
+
+
+_FrameParts = tuple[str | None, str | None, str | None, str | None, str | None, int | None, str | None]
+
+
+@lru_cache(maxsize=16384)
+def _parse_frame_rest(rest: str) -> _FrameParts:
+    """(address, function, module, module_offset, file, line, build_id) of a frame line's text after ``#N``.
+
+    Cached: the same frames repeat across the access, free, allocation and thread stacks.
+    """
     address = None
     if rest.startswith("0x"):
         addr, _, rest = rest.partition(" ")
@@ -142,11 +164,19 @@ def parse_frame_line(line: str) -> RawFrame | None:
         function = None
     if function and module is None and _SHARED_OBJECT.match(function):
         module, function = function, None  # "#1 0x7fe7 in libglib-2.0.so.0": a module, not a function
-    if function:
-        function, _ = split_offset(function)  # "BaseThreadInitThunk+0x13": drop the offset
+    if function and "+" in function:
+        function = _drop_offset(function)  # "BaseThreadInitThunk+0x13": drop the offset
     if file and file.startswith(_BAZEL_CWD):
         file = file[len(_BAZEL_CWD):]  # Bazel's execroot: the rest is workspace-relative
-    return RawFrame(int(m.group(1)), address, function, module, module_offset, file, lineno, build_id, line.rstrip())
+    return address, function, module, module_offset, file, lineno, build_id
+
+
+@lru_cache(maxsize=16384)
+def clean_function(name: str) -> str | None:
+    """A frame's function without its argument list (cached: the same frames repeat across stacks)."""
+    if "(" not in name:
+        return name.strip() or None
+    return function_name(name)
 
 
 def to_frames(raws: Sequence[RawFrame], names: dict[str, str]) -> list[Frame]:
@@ -157,7 +187,7 @@ def to_frames(raws: Sequence[RawFrame], names: dict[str, str]) -> list[Frame]:
         inlined = bool(r.address) and i + 1 < len(raws) and raws[i + 1].address == r.address
         out.append(
             Frame(
-                function=function_name(fn) if fn else None,
+                function=clean_function(fn) if fn else None,
                 module=r.module,
                 file=r.file,
                 line=r.line,
@@ -210,6 +240,11 @@ class Segment:
 
 
 _PID = re.compile(r"^\s*==\d+==\s?")
+
+
+def banner_rest(line: str, marker: str, limit: int = 4096) -> str:
+    """The text after ``marker`` on a banner line, cut to ``limit`` characters."""
+    return strip_pid(line[: limit * 2]).split(marker, 1)[-1].strip()[:limit]
 
 
 def strip_pid(line: str) -> str:

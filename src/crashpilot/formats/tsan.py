@@ -16,10 +16,15 @@ from crashpilot.models import CrashReport, Thread
 
 NAME = "tsan"
 
-_PID = re.compile(r"\s*\(pid=\d+\)\s*$")
-_PAREN_TAIL = re.compile(r"\s*\([^()]*\)\s*$")
 _ACCESS = re.compile(r"^(?:Atomic )?(Read|Write) of size (\d+) at (0x[0-9a-fA-F]+) by (main thread|thread T\d+)")
 _THREAD_NAME = re.compile(r"Thread T(\d+) '([^']*)'")
+
+
+def _drop_paren_tail(text: str) -> str:
+    text = text.rstrip()
+    if text.endswith(")") and "(" in text:
+        return text[: text.rfind("(")].rstrip()
+    return text
 
 
 def sniff(text: str) -> int:
@@ -31,10 +36,9 @@ def parse(text: str) -> list[CrashReport]:
 
 
 def read_segment(seg: sc.Segment) -> CrashReport:
-    banner = sc.strip_pid(seg.lines[0])
-    rest = banner.split("ThreadSanitizer: ", 1)[-1].strip()
-    rest = _PID.sub("", rest)
-    kind = _PAREN_TAIL.sub("", rest) or rest or "unknown"
+    rest = sc.banner_rest(seg.lines[0], "ThreadSanitizer: ")
+    rest = _drop_paren_tail(rest)  # "(pid=79171)"
+    kind = _drop_paren_tail(rest) or rest or "unknown"  # "lock-order-inversion (potential deadlock)"
     extra: dict[str, Any] = {}
     crashing: sc.Block | None = None
     header = ""

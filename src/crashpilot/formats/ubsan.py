@@ -103,7 +103,7 @@ def _location(left: str) -> tuple[str | None, int | None]:
 
 
 def read_segment(seg: sc.Segment) -> CrashReport:
-    first = seg.lines[0]
+    first = seg.lines[0][:8192]
     extra: dict[str, Any] = {}
     location: Frame | None = None
     if _MARK in first:
