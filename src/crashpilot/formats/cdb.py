@@ -98,7 +98,11 @@ def unwrap(text: str) -> str:
 def parse(text: str) -> list[CrashReport]:
     text = unwrap(text)
     # Each analysis starts with a box of asterisks around "Exception Analysis".
-    starts = [text.rfind("\n****", 0, m.start()) + 1 for m in _BANNER.finditer(text)]
+    starts = (
+        [text.rfind("\n****", 0, m.start()) + 1 for m in _BANNER.finditer(text)]
+        if text.count("Exception Analysis") > 1
+        else []
+    )
     bounds = [0, *starts[1:], len(text)] if len(starts) > 1 else [0, len(text)]
     reports = []
     for a, b in zip(bounds, bounds[1:], strict=False):
@@ -119,58 +123,67 @@ def _keys(text: str) -> dict[str, str]:
     return found
 
 
-def _call_site(site: str) -> Frame:
+def _call_site(site: str) -> dict[str, object]:
+    """The fields of one frame from its call-site text (``module!function+0xoff [file @ line]``)."""
     site = site.strip()
-    file: str | None = None
-    line: int | None = None
-    src = _SOURCE.search(site)
+    fields: dict[str, object] = {}
+    src = _SOURCE.search(site) if site.endswith("]") else None
     if src:
-        file, line = src.group(1).strip(), int(src.group(2))
+        fields["file"], fields["line"] = src.group(1).strip(), int(src.group(2))
         site = site[: src.start()].strip()
-    if site.lower().startswith("0x") or _HEXTOK.fullmatch(site):
-        return Frame(address=hex_address(site[2:] if site.lower().startswith("0x") else site), raw=site)
-    if "!" in site:
+    if site[:2] in ("0x", "0X") or _HEXTOK.fullmatch(site):
+        fields["address"] = hex_address(site[2:] if site[:2] in ("0x", "0X") else site)
+    elif "!" in site:
         module, symbol = site.split("!", 1)
-        function, _off = split_offset(symbol)
-        return Frame(function=strip_args(function) or None, module=module or None, file=file, line=line, raw=site)
-    module, off = split_offset(site)
-    return Frame(module=module or None, module_offset=off.lower() if off else None, raw=site)
+        fields["function"] = strip_args(split_offset(symbol)[0]) or None
+        fields["module"] = module or None
+    else:
+        module, off = split_offset(site)
+        fields["module"] = module or None
+        fields["module_offset"] = off.lower() if off else None
+    return fields
 
 
-def _frames_after(text: str, start: int, k_style: bool) -> list[tuple[Frame, str | None]]:
+def _column(token: str) -> bool:
+    return bool(_HEXTOK.fullmatch(token) or _PLACEHOLDER.fullmatch(token))
+
+
+def _frames_after(text: str, start: int, k_style: bool) -> list[tuple[dict[str, object], str | None]]:
     """Frame lines from ``start`` until a line that is not a frame; each with its RetAddr."""
-    out: list[tuple[Frame, str | None]] = []
-    for line in text[start:].split("\n"):
-        stripped = line.strip()
+    out: list[tuple[dict[str, object], str | None]] = []
+    pos, end = start, len(text)
+    while pos < end:
+        nl = text.find("\n", pos)
+        nl = end if nl < 0 else nl
+        stripped = text[pos:nl].strip()
+        pos = nl + 1
         if not stripped:
             if out:
                 break
             continue
-        if stripped.startswith("WARNING:") or stripped.startswith("*** "):
+        if stripped.startswith(("WARNING:", "*** ")):
             continue
-        inlined = bool(_INLINE.search(stripped))
+        inlined = "(Inline" in stripped
         if inlined:
             stripped = _INLINE.sub("--------", stripped)
-        tokens = stripped.replace(" : ", " ").split()
-        if (
-            k_style
-            and len(tokens) > 2
-            and _FRAME_NO.fullmatch(tokens[0])
-            and (_HEXTOK.fullmatch(tokens[1]) or _PLACEHOLDER.fullmatch(tokens[1]))
-        ):
+        tokens = stripped.replace(" : ", " ").split(None, 8)
+        if k_style and len(tokens) > 2 and _FRAME_NO.fullmatch(tokens[0]) and _column(tokens[1]):
             tokens = tokens[1:]  # "kn" listings number their frames
         hexes = 0
-        while hexes < len(tokens) and (_HEXTOK.fullmatch(tokens[hexes]) or _PLACEHOLDER.fullmatch(tokens[hexes])):
+        while hexes < len(tokens) and _column(tokens[hexes]):
             hexes += 1
         if hexes < 2 or hexes == len(tokens):
             break
-        frame = _call_site(" ".join(tokens[hexes:]))
-        out.append((frame.with_(raw=stripped, inlined=inlined), hex_address(tokens[1])))
+        fields = _call_site(" ".join(tokens[hexes:]))
+        fields["raw"] = stripped
+        fields["inlined"] = inlined
+        out.append((fields, hex_address(tokens[1])))
     return out
 
 
 def _parse_one(text: str) -> CrashReport:
-    keys = _keys(text)
+    banner = text.find("Exception Analysis")
+    keys = _keys(text[banner:] if banner >= 0 else text)
     extra: dict[str, object] = {k.lower(): keys[k] for k in _EXTRA_KEYS if keys.get(k)}
 
     code: str | None = None
@@ -193,7 +206,7 @@ def _parse_one(text: str) -> CrashReport:
         kind = re.sub(r"[^A-Za-z0-9]+", "_", description).strip("_").upper() or None
 
     # Frames: the k listing after the analysis, else STACK_TEXT.
-    chosen: list[tuple[Frame, str | None]] = []
+    chosen: list[tuple[dict[str, object], str | None]] = []
     for m in _K_HEADER.finditer(text):
         listing = _frames_after(text, m.end(), k_style=True)
         if listing:
@@ -208,9 +221,11 @@ def _parse_one(text: str) -> CrashReport:
     exc_addr = _EXC_ADDRESS.search(text)
     frames: list[Frame] = []
     prev_ret: str | None = hex_address(exc_addr.group(1)) if exc_addr else None
-    for frame, ret in chosen:
-        frames.append(frame if frame.address else frame.with_(address=prev_ret))
-        if ret is not None or not frame.inlined:  # an inlined frame shares its caller's address
+    for fields, ret in chosen:
+        if "address" not in fields:
+            fields["address"] = prev_ret
+        frames.append(Frame(**fields))  # type: ignore[arg-type]
+        if ret is not None or not fields["inlined"]:  # an inlined frame shares its caller's address
             prev_ret = ret
     frames = _attach_source(frames, keys)
     if needs_symbols(frames):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 _HEX = re.compile(r"(?:0[xX])?([0-9A-Fa-f`]+)")
-_PLUS_OFFSET = re.compile(r"\s*\+\s*((?:0[xX])?[0-9A-Fa-f]+)\s*$")
+_HEX_NUMBER = re.compile(r"(?:0[xX])?[0-9A-Fa-f]+")
 
 
 def hex_address(text: str | None) -> str | None:
@@ -32,13 +32,14 @@ def split_offset(symbol: str) -> tuple[str, str | None]:
 
     Only a trailing ``+<hex>`` is split off, so ``operator+`` and ``operator++`` stay whole.
     """
-    m = _PLUS_OFFSET.search(symbol)
-    if not m or m.start() == 0:
+    cut = symbol.rfind("+")
+    if cut <= 0:
         return symbol.strip(), None
-    head = symbol[: m.start()]
-    if head.endswith("operator"):  # "operator+1A" is operator+ at offset 1A only when a '+' is doubled
+    tail = symbol[cut + 1 :].strip()
+    head = symbol[:cut].rstrip()
+    if not tail or not _HEX_NUMBER.fullmatch(tail) or not head or head.endswith("operator"):
         return symbol.strip(), None
-    return head.strip(), m.group(1)
+    return head.strip(), tail
 
 
 def module_name(path: str | None) -> str | None:
