@@ -17,7 +17,6 @@ from crashpilot.proc import clean_env, run
 PROJECT = Path(__file__).parent / "cprojects" / "nullderef"
 
 
-
 def _env() -> dict[str, str]:
     return clean_env(os.environ, extra={"ASAN_OPTIONS": "detect_leaks=0"})
 
