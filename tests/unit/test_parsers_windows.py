@@ -270,7 +270,7 @@ def test_stackwalk_truncated_after_thread_header() -> None:
 # --- sniffing: each parser claims its own format and leaves the others alone ----------------
 
 _OTHERS = {
-    "gdb": "Thread 1 \"worldserver\" received signal SIGSEGV, Segmentation fault.\n#0  0x000055 in Foo::bar (this=0x0) at foo.cpp:12\n",
+    "gdb": 'Thread 1 "worldserver" received signal SIGSEGV, Segmentation fault.\n#0  0x000055 in Foo::bar (this=0x0) at foo.cpp:12\n',
     "asan": "==1==ERROR: AddressSanitizer: heap-use-after-free on address 0x602\n    #0 0x4c in f /src/a.c:3\n",
     "assert": "/src/server/game/Spells/Spell.cpp:3512 in Spell::_cast ASSERTION FAILED:\n  m_caster\n",
 }
@@ -284,7 +284,11 @@ def test_sniffers_ignore_other_formats(other: str) -> None:
 
 @pytest.mark.parametrize(
     ("fmt", "case"),
-    [(p.parent.name, p.stem) for p in sorted(DATA.glob("*/*.txt")) if p.parent.name in ("wheaty", "cdb_analyze", "minidump_stackwalk")],
+    [
+        (p.parent.name, p.stem)
+        for p in sorted(DATA.glob("*/*.txt"))
+        if p.parent.name in ("wheaty", "cdb_analyze", "minidump_stackwalk")
+    ],
 )
 def test_own_sniffer_is_surest(fmt: str, case: str) -> None:
     text = _read(fmt, case)

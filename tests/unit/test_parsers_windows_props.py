@@ -74,10 +74,24 @@ def test_random_text_only_raises_parse_error(fmt: str, text: str) -> None:
 @given(
     text=st.lists(
         st.sampled_from(
-            ["Call stack:", "00401000  00000000  F+1", "STACK_TEXT:", "ChildEBP RetAddr", "Thread 0 (crashed)",
-             " 0  a!b [c : 1 + 0x1]", "Crash|X|0x1|0", "0|0|m|f|x|1|0x1", "Exception code: C0000005 X",
-             "Fault address:  00401000 01:00001000 a.exe", "Crash reason:  SIGSEGV", "(1.2): x - code c0000005",
-             "Assertion message: a:1 in f ASSERTION FAILED", "", "*   Exception Analysis   *", "a" * 80]
+            [
+                "Call stack:",
+                "00401000  00000000  F+1",
+                "STACK_TEXT:",
+                "ChildEBP RetAddr",
+                "Thread 0 (crashed)",
+                " 0  a!b [c : 1 + 0x1]",
+                "Crash|X|0x1|0",
+                "0|0|m|f|x|1|0x1",
+                "Exception code: C0000005 X",
+                "Fault address:  00401000 01:00001000 a.exe",
+                "Crash reason:  SIGSEGV",
+                "(1.2): x - code c0000005",
+                "Assertion message: a:1 in f ASSERTION FAILED",
+                "",
+                "*   Exception Analysis   *",
+                "a" * 80,
+            ]
         ),
         max_size=30,
     ).map("\n".join)

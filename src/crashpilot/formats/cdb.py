@@ -33,7 +33,9 @@ _PLACEHOLDER = re.compile(r"[-`]{8,17}")
 _KEY = re.compile(r"^([A-Z][A-Z0-9_]{2,}):[ \t]*([^\n]*)$", re.M)
 _EXC_RECORD = re.compile(r"^[ \t]*ExceptionCode:[ \t]*([0-9A-Fa-f]{8})[ \t]*(?:\(([^)\n]*)\))?", re.M)
 _EXC_ADDRESS = re.compile(r"^[ \t]*ExceptionAddress:[ \t]*([0-9A-Fa-f`]+)", re.M)
-_EVENT = re.compile(r"^\([0-9a-fA-F]+\.[0-9a-fA-F]+\):[ \t]*([^\n]*?)[ \t]+-[ \t]+code[ \t]+([0-9A-Fa-f]{8})", re.M)
+_EVENT = re.compile(
+    r"^\([0-9a-fA-F]+\.[0-9a-fA-F]+\):[ \t]*([^\n]*?)[ \t]+-[ \t]+code[ \t]+([0-9A-Fa-f]{8})", re.M
+)
 _ATTEMPT = re.compile(r"^[ \t]*(Attempt to (?:read from|write to|execute) address [0-9A-Fa-f`x]+)", re.M)
 _K_HEADER = re.compile(r"^[ \t]*(?:#[ \t]+)?(?:ChildEBP|Child-SP)[ \t]+RetAddr\b[^\n]*$", re.M)
 _HEXTOK = re.compile(r"[0-9A-Fa-f`]{8,17}")
@@ -195,7 +197,7 @@ def _parse_one(text: str) -> CrashReport:
         if code is None and keys.get(key):
             m = re.search(r"(?:0x)?([0-9A-Fa-f]{8})\b", keys[key])
             code = normalize_code(m.group(1)) if m else None
-    events = list(_EVENT.finditer(text[:text.find("STACK_TEXT:") if "STACK_TEXT:" in text else len(text)]))
+    events = list(_EVENT.finditer(text[: text.find("STACK_TEXT:") if "STACK_TEXT:" in text else len(text)]))
     if code is None and events:
         code = normalize_code(events[-1].group(2))
     if description is None:
@@ -257,8 +259,10 @@ def _attach_source(frames: list[Frame], keys: dict[str, str]) -> list[Frame]:
     module, function = symbol.split("!", 1)
     function = split_offset(function)[0].lower()
     for i, frame in enumerate(frames):
-        if frame.file is None and (frame.function or "").lower() == function and (
-            (frame.module or "").lower() == module.lower()
+        if (
+            frame.file is None
+            and (frame.function or "").lower() == function
+            and ((frame.module or "").lower() == module.lower())
         ):
             frames[i] = frame.with_(file=path, line=int(number))
             break

@@ -219,7 +219,11 @@ def _parse_machine(text: str) -> CrashReport:
 
 
 def _report(
-    reason: str | None, address: str | None, chosen: Thread, threads: tuple[Thread, ...], extra: dict[str, object]
+    reason: str | None,
+    address: str | None,
+    chosen: Thread,
+    threads: tuple[Thread, ...],
+    extra: dict[str, object],
 ) -> CrashReport:
     kind, code = _kind(reason)
     if needs_symbols(chosen.frames):

@@ -26,7 +26,9 @@ NAME = "wheaty"
 _LOCALS_MARK = "Local Variables And Parameters"
 _CALL_STACK = re.compile(r"^[ \t>]*Call stack:[ \t]*$", re.M)
 _HEADER = re.compile(r"^[ \t]*Address[ \t]+Frame[ \t]+Function[ \t]+SourceFile", re.M)
-_FRAME = re.compile(r"[ \t]*([0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})[ \t]+([0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})[ \t]+(\S[^\n]*)")
+_FRAME = re.compile(
+    r"[ \t]*([0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})[ \t]+([0-9A-Fa-f]{16}|[0-9A-Fa-f]{8})[ \t]+(\S[^\n]*)"
+)
 _UNSYMBOLIZED = re.compile(r"^([0-9A-Fa-f]{4}):([0-9A-Fa-f]{8,16})[ \t]+(.*)$")
 _LINE_SUFFIX = re.compile(r"[ \t]line[ \t]+(\d+)$")
 _OFFSET_GAP = re.compile(r"\+[0-9A-Fa-f]+([ \t]+)")
@@ -37,12 +39,15 @@ _BUILD = re.compile(r"\(((?:Win32|Win64|x64|x86|ARM64)[^()]*)\)\s*$")
 _EXCEPTION = re.compile(r"^[ \t]*Exception code:[ \t]*([0-9A-Fa-f]{8})[ \t]*([^\n]*)$", re.M)
 _ASSERT_MSG = re.compile(r"^[ \t]*Assertion message:[ \t]*([^\n]*)$", re.M)
 _FAULT = re.compile(
-    r"^[ \t]*Fault address:[ \t]+([0-9A-Fa-f]{8,16})[ \t]+([0-9A-Fa-f]{2}):([0-9A-Fa-f]{8,16})[ \t]*([^\n]*)$", re.M
+    r"^[ \t]*Fault address:[ \t]+([0-9A-Fa-f]{8,16})[ \t]+([0-9A-Fa-f]{2}):([0-9A-Fa-f]{8,16})[ \t]*([^\n]*)$",
+    re.M,
 )
 _CPP_INFO = re.compile(r"^[ \t]*Uncaught C\+\+ exception info:[ \t]*([^\n]*)$", re.M)
 _ASSERT_LOC = re.compile(r"^[ \t]*(\S[^\n]*?):(\d+) in (\S[^\n]*?) ASSERTION FAILED", re.M)
 _REPORT_START = re.compile(r"^[ \t]*Revision:[^\n]*\n[ \t]*Date ", re.M)
-_FILENAME = re.compile(r"^(?P<hash>[0-9a-fA-F]{7,40}|unknown|Archived|[^_]*)(?P<dirty>\+?)_.+_\[[\d_\-]+\]\.(?:txt|dmp)$")
+_FILENAME = re.compile(
+    r"^(?P<hash>[0-9a-fA-F]{7,40}|unknown|Archived|[^_]*)(?P<dirty>\+?)_.+_\[[\d_\-]+\]\.(?:txt|dmp)$"
+)
 _DISPATCHER = ("KiUserExceptionDispatch", "RtlDispatchException", "RtlRaiseException")
 
 
