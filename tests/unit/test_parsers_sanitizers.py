@@ -352,3 +352,32 @@ def test_parse_without_a_report_raises() -> None:
     for module in (asan, lsan, tsan, msan, ubsan):
         with pytest.raises(ParseError):
             module.parse("just a log line\n#0 not really\n")
+
+
+def test_frames_behind_a_log_prefix() -> None:
+    prefix = "[task 2024-05-01T10:00:00Z] 10:00:00     INFO - "
+    text = "".join(
+        prefix + line + "\n"
+        for line in [
+            "==4242==ERROR: AddressSanitizer: heap-use-after-free on address 0x6020 at pc 0x1 bp 0x2 sp 0x3",
+            "READ of size 4 at 0x6020 thread T0",
+            "    #0 0x7f01 in Session::close() /builds/worker/src/session.cc:88:5",
+            "    #1 0x7f02 in Server::reap() /builds/worker/src/server.cc:40:9",
+            "issue #12 was similar",
+            "SUMMARY: AddressSanitizer: heap-use-after-free /builds/worker/src/session.cc:88:5 in Session::close()",
+        ]
+    )
+    (r,) = parse_text(text)
+    assert [f.function for f in r.frames] == ["Session::close", "Server::reap"]
+    assert r.crashing_thread.index == 0 and r.extra["access"] == "READ"
+    assert r.extra["summary"].startswith("SUMMARY: AddressSanitizer: heap-use-after-free")
+
+
+def test_hwasan_is_read_as_asan() -> None:
+    text = (
+        "==9==ERROR: HWAddressSanitizer: tag-mismatch on address 0x0042 at pc 0x5f00\n"
+        "READ of size 4 at 0x0042 tags: 2c/00 (ptr/mem) in thread T0\n"
+        "    #0 0x5f00 in Parser::next() /src/parser.cc:12:3\n"
+    )
+    (r,) = parse_text(text)
+    assert (r.format, r.crash_kind, r.frames[0].function) == ("asan", "tag-mismatch", "Parser::next")

@@ -14,8 +14,8 @@ from crashpilot.models import CrashReport, Thread
 
 NAME = "asan"
 
-_BANNER_TEXT = "AddressSanitizer: "
-_ACCESS = re.compile(r"^(READ|WRITE) of size (\d+) at (0x[0-9a-fA-F]+) thread (T\d+)(?: \(([^)]*)\))?")
+_BANNER_TEXT = "AddressSanitizer: "  # also the tail of "HWAddressSanitizer: "
+_ACCESS = re.compile(r"\b(READ|WRITE) of size (\d+) at (0x[0-9a-fA-F]+) thread (T\d+)(?: \(([^)]*)\))?")
 _SIGNAL_ACCESS = re.compile(r"The signal is caused by a (READ|WRITE|UNKNOWN) memory access")
 _ADDRESS = re.compile(r"\bon (?:unknown )?address (0x[0-9a-fA-F]+)")
 _PC_THREAD = re.compile(r"\bT(\d+)\)?:?\s*$")
@@ -34,7 +34,9 @@ _PHRASES = (
 
 
 def sniff(text: str) -> int:
-    if "ERROR: AddressSanitizer:" in text or "WARNING: AddressSanitizer:" in text:
+    if "AddressSanitizer:" in text and (
+        "ERROR: AddressSanitizer:" in text or "WARNING: AddressSanitizer:" in text or "ERROR: HWAddressSanitizer:" in text
+    ):
         return 80
     if "AddressSanitizer" in text[:65536] and "#0 0x" in text[:65536]:
         return 40
@@ -75,7 +77,7 @@ def read_segment(seg: sc.Segment) -> CrashReport:
         extra["address"] = am.group(1).lower()
     for line in seg.lines[1:40]:
         s = sc.strip_pid(line)
-        acc = _ACCESS.match(s)
+        acc = _ACCESS.search(s)
         if acc:
             extra["access"] = acc.group(1)
             extra["access_size"] = int(acc.group(2))

@@ -25,10 +25,12 @@ from crashpilot.models import CrashReport, Frame
 
 # Where a report starts. Group 1 names the sanitizer.
 _BANNER = re.compile(
-    r"(?:ERROR|WARNING): (AddressSanitizer|LeakSanitizer|ThreadSanitizer|MemorySanitizer|UndefinedBehaviorSanitizer):"
+    r"(?:ERROR|WARNING): (AddressSanitizer|HWAddressSanitizer|LeakSanitizer|ThreadSanitizer|MemorySanitizer|UndefinedBehaviorSanitizer):"
 )
 _UBSAN_LINE = re.compile(r": runtime error: ")
 _FRAME_START = re.compile(r"\s*#(\d+)\s")
+# A frame behind a log prefix ("[task 12:00:01] INFO -     #3 0x4f5c in f a.c:1"): only with an address.
+_PREFIXED_FRAME = re.compile(r"[\s\]|:>-]#(\d+)\s+(?=0x[0-9a-fA-F]+\s)")
 _SHARED_OBJECT = re.compile(r"^[\w.+-]+\.(?:so(?:\.\d+)*|dll|dylib|exe)$", re.IGNORECASE)
 _ARCH_SUFFIX = re.compile(r":(?:x86_64h?|arm64e?|i386|aarch64)$")
 _DRIVE_PATH = re.compile(r"\s([A-Za-z]:[\\/])")
@@ -40,6 +42,7 @@ _HEAD = 65536
 
 SANITIZER_FORMAT = {
     "AddressSanitizer": "asan",
+    "HWAddressSanitizer": "asan",
     "LeakSanitizer": "lsan",
     "ThreadSanitizer": "tsan",
     "MemorySanitizer": "msan",
@@ -107,7 +110,9 @@ def parse_frame_line(line: str) -> RawFrame | None:
         return None
     m = _FRAME_START.match(line)
     if not m:
-        return None
+        m = _PREFIXED_FRAME.search(line, 0, 240)
+        if not m:
+            return None
     parts = _parse_frame_rest(line[m.end():].strip())
     return RawFrame(int(m.group(1)), *parts, line.rstrip())
 
@@ -225,11 +230,11 @@ class Segment:
         return [f.to_json() for f in self.frames(block)]
 
     def find(self, prefix: str) -> str | None:
-        """The first line (stripped, ``==PID==`` removed) that starts with ``prefix``."""
+        """The first line that has ``prefix`` near its start (after ``==PID==`` or a log prefix), from it on."""
         for line in self.lines:
-            s = strip_pid(line)
-            if s.startswith(prefix):
-                return s
+            i = line.find(prefix, 0, 300)
+            if i >= 0:
+                return line[i:].strip()
         return None
 
     def summary(self) -> str | None:
@@ -259,7 +264,7 @@ def make_segment(lines: list[str], pre_lines: list[str]) -> Segment:
     header = ""
     current: Block | None = None
     for line in lines:
-        raw = parse_frame_line(line) if "#" in line[:32] else None
+        raw = parse_frame_line(line) if "#" in line[:240] else None
         if raw is not None:
             if current is None:
                 current = Block(header)
