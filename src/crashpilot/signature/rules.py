@@ -7,6 +7,8 @@ from functools import cache
 from importlib import resources
 
 LIST_NAMES = ("runtime_modules", "runtime_paths", "runtime_functions", "irrelevant", "prefix")
+# File names and paths compare without case (Windows); function names are case-sensitive.
+CASELESS = frozenset({"runtime_modules", "runtime_paths"})
 
 
 @cache
@@ -21,7 +23,8 @@ def frame_list(name: str) -> re.Pattern[str] | None:
         if line and not line.startswith("#"):
             re.compile(line)  # a broken line fails here, naming itself
             parts.append(f"(?:{line})")
-    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
+    flags = re.IGNORECASE if name in CASELESS else 0
+    return re.compile("|".join(parts), flags) if parts else None
 
 
 def matches(name: str, value: str | None) -> bool:
