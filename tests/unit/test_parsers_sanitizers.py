@@ -21,7 +21,9 @@ def read(fmt: str, case: str) -> str:
 
 
 def test_frame_with_column_and_signature() -> None:
-    f = parse_frame_line("    #2 0x53bc18 in write_image(_IO_FILE*, render_str*, int) /src/ps-pdf.cxx:10305:5")
+    f = parse_frame_line(
+        "    #2 0x53bc18 in write_image(_IO_FILE*, render_str*, int) /src/ps-pdf.cxx:10305:5"
+    )
     assert f is not None
     assert (f.number, f.address, f.function) == (2, "0x53bc18", "write_image(_IO_FILE*, render_str*, int)")
     assert (f.file, f.line, f.module) == ("/src/ps-pdf.cxx", 10305, None)
@@ -59,7 +61,9 @@ def test_macos_tsan_frame_without_address_strips_arch() -> None:
         "reqctx",
         "0x10002ace3",
     )
-    null = parse_frame_line("    #0 pthread_create <null>:5892896 (libclang_rt.tsan_osx_dynamic.dylib:x86_64h+0x283ed)")
+    null = parse_frame_line(
+        "    #0 pthread_create <null>:5892896 (libclang_rt.tsan_osx_dynamic.dylib:x86_64h+0x283ed)"
+    )
     assert null is not None and null.file is None and null.line is None
     assert null.module == "libclang_rt.tsan_osx_dynamic.dylib"
 
@@ -68,7 +72,9 @@ def test_windows_path_with_blanks_and_function_offset() -> None:
     f = parse_frame_line(r"    #3 0x7ff7 in Game::Tick(float) C:\Program Files\Game Src\game.cpp:88")
     assert f is not None
     assert (f.function, f.file, f.line) == ("Game::Tick(float)", r"C:\Program Files\Game Src\game.cpp", 88)
-    g = parse_frame_line(r"    #14 0x7ffd74fc8363 in BaseThreadInitThunk+0x13 (C:\Windows\System32\KERNEL32.DLL+0x180008363)")
+    g = parse_frame_line(
+        r"    #14 0x7ffd74fc8363 in BaseThreadInitThunk+0x13 (C:\Windows\System32\KERNEL32.DLL+0x180008363)"
+    )
     assert g is not None
     assert g.function == "BaseThreadInitThunk"
     assert g.module == r"C:\Windows\System32\KERNEL32.DLL"
@@ -77,7 +83,9 @@ def test_windows_path_with_blanks_and_function_offset() -> None:
 def test_bare_shared_object_is_a_module_and_bazel_cwd_is_dropped() -> None:
     f = parse_frame_line("    #1 0x7fe7ebf4f5b8 in libglib-2.0.so.0")
     assert f is not None and f.function is None and f.module == "libglib-2.0.so.0"
-    g = parse_frame_line("    #1 0x55e9 in util_Malloc /proc/self/cwd/external/honggfuzz/libhfcommon/util.c:181:15")
+    g = parse_frame_line(
+        "    #1 0x55e9 in util_Malloc /proc/self/cwd/external/honggfuzz/libhfcommon/util.c:181:15"
+    )
     assert g is not None and g.file == "external/honggfuzz/libhfcommon/util.c" and g.line == 181
 
 
@@ -86,7 +94,9 @@ def test_operator_new_is_a_function_not_a_location() -> None:
     assert f is not None and f.function == "operator new(unsigned long)" and f.file is None
 
 
-@pytest.mark.parametrize("line", ["", "#", "#x 0x1 in f", "  0x0c047fff8000: fa fa 00 00[fa]fa", "=>0x1233: fd[fd]"])
+@pytest.mark.parametrize(
+    "line", ["", "#", "#x 0x1 in f", "  0x0c047fff8000: fa fa 00 00[fa]fa", "=>0x1233: fd[fd]"]
+)
 def test_non_frames(line: str) -> None:
     assert parse_frame_line(line) is None
 
@@ -206,7 +216,11 @@ def test_ubsan_without_stack_uses_the_error_line() -> None:
     (r,) = parse_text(NO_STACK)
     assert r.format == "ubsan" and r.crash_kind == "nonnull-attribute"
     assert r.first_app_frame is not None
-    assert (r.first_app_frame.function, r.first_app_frame.file, r.first_app_frame.line) == (None, "/src/net/http.c", 887)
+    assert (r.first_app_frame.function, r.first_app_frame.file, r.first_app_frame.line) == (
+        None,
+        "/src/net/http.c",
+        887,
+    )
     assert r.extra["notes"] == ["/usr/include/string.h:43:28: note: nonnull attribute specified here"]
     assert "string.h" not in r.signature and "http.c:887" in r.signature
 
@@ -214,7 +228,11 @@ def test_ubsan_without_stack_uses_the_error_line() -> None:
 def test_ubsan_each_error_is_a_report_with_its_stack() -> None:
     reports = parse_text(read("ubsan", "three-errors-with-stack"))
     assert [r.crash_kind for r in reports] == ["signed-integer-overflow", "shift-exponent", "null"]
-    assert [r.first_app_frame.function for r in reports if r.first_app_frame] == ["add_score", "mask_for", "first_value"]
+    assert [r.first_app_frame.function for r in reports if r.first_app_frame] == [
+        "add_score",
+        "mask_for",
+        "first_value",
+    ]
 
 
 def test_ubsan_check_names() -> None:

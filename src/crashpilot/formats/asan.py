@@ -35,7 +35,9 @@ _PHRASES = (
 
 def sniff(text: str) -> int:
     if "AddressSanitizer:" in text and (
-        "ERROR: AddressSanitizer:" in text or "WARNING: AddressSanitizer:" in text or "ERROR: HWAddressSanitizer:" in text
+        "ERROR: AddressSanitizer:" in text
+        or "WARNING: AddressSanitizer:" in text
+        or "ERROR: HWAddressSanitizer:" in text
     ):
         return 80
     if "AddressSanitizer" in text[:65536] and "#0 0x" in text[:65536]:

@@ -39,16 +39,17 @@ def read_segment(seg: sc.Segment) -> CrashReport:
         if not m:
             continue
         frames = seg.frames(block)
-        leak = {
-            "kind": m.group(1).lower(),
-            "bytes": int(m.group(2)),
+        kind, size = m.group(1).lower(), int(m.group(2))
+        leak: dict[str, Any] = {
+            "kind": kind,
+            "bytes": size,
             "objects": int(m.group(3)),
             "frames": sc.frames_dicts(frames),
         }
         stacks.append(frames)
         leaks.append(leak)
-        if leak["kind"] == "direct" and (best is None or leak["bytes"] > best[0]):
-            best = (leak["bytes"], len(leaks) - 1)
+        if kind == "direct" and (best is None or size > best[0]):
+            best = (size, len(leaks) - 1)
     objects = []
     in_objects = False
     for line in seg.lines:
@@ -68,9 +69,7 @@ def read_segment(seg: sc.Segment) -> CrashReport:
         pick = best[1] if best is not None else 0
         chosen = leaks[pick]
         frames = stacks[pick]
-        message = (
-            f"{chosen['kind'].capitalize()} leak of {chosen['bytes']} byte(s) in {chosen['objects']} object(s)"
-        )
+        message = f"{chosen['kind'].capitalize()} leak of {chosen['bytes']} byte(s) in {chosen['objects']} object(s)"
     else:
         frames = []
         message = "detected memory leaks"

@@ -34,7 +34,9 @@ _PREFIXED_FRAME = re.compile(r"[\s\]|:>-]#(\d+)\s+(?=0x[0-9a-fA-F]+\s)")
 _SHARED_OBJECT = re.compile(r"^[\w.+-]+\.(?:so(?:\.\d+)*|dll|dylib|exe)$", re.IGNORECASE)
 _ARCH_SUFFIX = re.compile(r":(?:x86_64h?|arm64e?|i386|aarch64)$")
 _DRIVE_PATH = re.compile(r"\s([A-Za-z]:[\\/])")
-_REVISION = re.compile(r"^[ \t]*(?:revision|build revision|commit|git revision)[ \t]*[:=][ \t]*([0-9a-f]{7,40})\b", re.I | re.M)
+_REVISION = re.compile(
+    r"^[ \t]*(?:revision|build revision|commit|git revision)[ \t]*[:=][ \t]*([0-9a-f]{7,40})\b", re.I | re.M
+)
 _THREAD_ID = re.compile(r"\bT(\d+)\b")
 _BAZEL_CWD = "/proc/self/cwd/"
 _MAX_FRAME_LINE = 16384  # longer lines are not stack frames; skip them instead of scanning
@@ -113,7 +115,7 @@ def parse_frame_line(line: str) -> RawFrame | None:
         m = _PREFIXED_FRAME.search(line, 0, 240)
         if not m:
             return None
-    parts = _parse_frame_rest(line[m.end():].strip())
+    parts = _parse_frame_rest(line[m.end() :].strip())
     return RawFrame(int(m.group(1)), *parts, line.rstrip())
 
 
@@ -136,12 +138,12 @@ def _parse_frame_rest(rest: str) -> _FrameParts:
     build_id = None
     if rest.endswith(")") and "(BuildId: " in rest:
         i = rest.rfind("(BuildId: ")
-        build_id = rest[i + 10:-1].strip() or None
+        build_id = rest[i + 10 : -1].strip() or None
         rest = rest[:i].rstrip()
     module = module_offset = None
     if rest.endswith(")"):
         i = rest.rfind("(")
-        inner = rest[i + 1:-1] if i >= 0 else ""
+        inner = rest[i + 1 : -1] if i >= 0 else ""
         head, plus, off = inner.rpartition("+")
         if plus and head and off.lower().startswith("0x") and " " not in off:
             module = _ARCH_SUFFIX.sub("", head.strip())
@@ -154,7 +156,7 @@ def _parse_frame_rest(rest: str) -> _FrameParts:
         start = rest.rfind(")") + 1
         dm = _DRIVE_PATH.search(rest, start)
         if dm:
-            loc = rest[dm.start(1):]
+            loc = rest[dm.start(1) :]
             file, lineno = _split_location(loc)
             rest = rest[: dm.start()].rstrip()
         else:
@@ -172,7 +174,7 @@ def _parse_frame_rest(rest: str) -> _FrameParts:
     if function and "+" in function:
         function = _drop_offset(function)  # "BaseThreadInitThunk+0x13": drop the offset
     if file and file.startswith(_BAZEL_CWD):
-        file = file[len(_BAZEL_CWD):]  # Bazel's execroot: the rest is workspace-relative
+        file = file[len(_BAZEL_CWD) :]  # Bazel's execroot: the rest is workspace-relative
     return address, function, module, module_offset, file, lineno, build_id
 
 
@@ -294,7 +296,9 @@ def banner_of(line: str) -> str | None:
     return None
 
 
-_PRE_LINE = re.compile(r"^\s*(?:Uninitialized bytes in |[A-Za-z]+Sanitizer:DEADLYSIGNAL|[A-Z]+SAN:DEADLYSIGNAL|=+$)")
+_PRE_LINE = re.compile(
+    r"^\s*(?:Uninitialized bytes in |[A-Za-z]+Sanitizer:DEADLYSIGNAL|[A-Z]+SAN:DEADLYSIGNAL|=+$)"
+)
 
 
 def split_reports(text: str) -> list[tuple[str, Segment]]:

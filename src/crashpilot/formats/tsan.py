@@ -16,7 +16,9 @@ from crashpilot.models import CrashReport, Thread
 
 NAME = "tsan"
 
-_ACCESS = re.compile(r"^(?:Atomic )?(Read|Write) of size (\d+) at (0x[0-9a-fA-F]+) by (main thread|thread T\d+)")
+_ACCESS = re.compile(
+    r"^(?:Atomic )?(Read|Write) of size (\d+) at (0x[0-9a-fA-F]+) by (main thread|thread T\d+)"
+)
 _THREAD_NAME = re.compile(r"Thread T(\d+) '([^']*)'")
 
 
@@ -56,12 +58,16 @@ def read_segment(seg: sc.Segment) -> CrashReport:
                 {"thread": h.rstrip(":"), "frames": seg.frames_json(block)}
             )
         elif low.startswith("mutex ") and low.rstrip(":").endswith("created at"):
-            extra.setdefault("mutex_stacks", []).append({"mutex": h.rstrip(":"), "frames": seg.frames_json(block)})
+            extra.setdefault("mutex_stacks", []).append(
+                {"mutex": h.rstrip(":"), "frames": seg.frames_json(block)}
+            )
         elif crashing is None:
             crashing = block
             header = h
         else:
-            extra.setdefault("other_stacks", []).append({"header": h.rstrip(":"), "frames": seg.frames_json(block)})
+            extra.setdefault("other_stacks", []).append(
+                {"header": h.rstrip(":"), "frames": seg.frames_json(block)}
+            )
     for line in seg.lines:
         s = line.strip()
         if s.startswith("Location is ") and "location" not in extra:

@@ -87,7 +87,7 @@ def check_name(message: str) -> str:
 def _location(left: str) -> tuple[str | None, int | None]:
     """``/lib/http1.c:887:27`` (maybe after a log prefix) -> (``/lib/http1.c``, 887)."""
     dm = _DRIVE.search(left)
-    token = left[dm.start():] if dm else left.rsplit(None, 1)[-1] if left.strip() else ""
+    token = left[dm.start() :] if dm else left.rsplit(None, 1)[-1] if left.strip() else ""
     path = token
     nums: list[str] = []
     for _ in range(2):
