@@ -1,0 +1,1 @@
+"""Intake benchmarks: ``python -m bench`` writes docs/benchmarks.md."""
