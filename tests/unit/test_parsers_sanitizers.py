@@ -399,3 +399,8 @@ def test_hwasan_is_read_as_asan() -> None:
     )
     (r,) = parse_text(text)
     assert (r.format, r.crash_kind, r.frames[0].function) == ("asan", "tag-mismatch", "Parser::next")
+
+
+def test_runtime_error_without_location_is_not_a_ubsan_report() -> None:
+    text = "worker: runtime error: queue closed\n" + NO_STACK
+    assert [r.crash_kind for r in parse_text(text)] == ["nonnull-attribute"]

@@ -40,7 +40,7 @@ def read_segment(seg: sc.Segment) -> CrashReport:
         elif crashing is None:
             crashing = block
     message = rest
-    for pre in seg.pre_lines:
+    for pre in map(sc.strip_pid, seg.pre_lines):
         if pre.startswith("Uninitialized bytes in "):
             extra["uninitialized_bytes"] = pre
             message = f"{rest}\n{pre}"

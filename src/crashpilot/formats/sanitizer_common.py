@@ -27,7 +27,7 @@ from crashpilot.models import CrashReport, Frame
 _BANNER = re.compile(
     r"(?:ERROR|WARNING): (AddressSanitizer|HWAddressSanitizer|LeakSanitizer|ThreadSanitizer|MemorySanitizer|UndefinedBehaviorSanitizer):"
 )
-_UBSAN_LINE = re.compile(r": runtime error: ")
+_UBSAN_LINE = re.compile(r"(?::\d+(?::\d+)?|<unknown>): runtime error: ")
 _FRAME_START = re.compile(r"\s*#(\d+)\s")
 # A frame behind a log prefix ("[task 12:00:01] INFO -     #3 0x4f5c in f a.c:1"): only with an address.
 _PREFIXED_FRAME = re.compile(r"[\s\]|:>-]#(\d+)\s+(?=0x[0-9a-fA-F]+\s)")
@@ -297,7 +297,7 @@ def banner_of(line: str) -> str | None:
 
 
 _PRE_LINE = re.compile(
-    r"^\s*(?:Uninitialized bytes in |[A-Za-z]+Sanitizer:DEADLYSIGNAL|[A-Z]+SAN:DEADLYSIGNAL|=+$)"
+    r"^\s*(?:==\d+==)?(?:Uninitialized bytes in |[A-Za-z]+Sanitizer:DEADLYSIGNAL|[A-Z]+SAN:DEADLYSIGNAL|=+$)"
 )
 
 
