@@ -38,7 +38,7 @@ class Job:
     updated_at: datetime
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any]) -> Job:
+    def from_row(cls, row: Mapping[Any, Any]) -> Job:
         return cls(
             id=int(row["id"]),
             stage=row["stage"],

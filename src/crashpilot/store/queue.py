@@ -73,7 +73,7 @@ def exponential_backoff(
     draw = rng or random.Random()
 
     def delay(attempts: int) -> float:
-        full = min(cap, base * 2 ** max(0, attempts - 1))
+        full: float = min(cap, base * 2.0 ** max(0, attempts - 1))
         return full * (1.0 - jitter * draw.random())
 
     return delay
