@@ -276,12 +276,15 @@ def cmd_groups(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     from crashpilot.store.groups import get_group
+    from crashpilot.store.reports import get_report
 
     app = _app(args)
     with app.engine.connect() as conn:
         group = get_group(conn, args.group)
-    if group is None:
-        raise CrashpilotError(f"no group {args.group}")
+        if group is None:
+            raise CrashpilotError(f"no group {args.group}")
+        if group.get("reports"):
+            group["reports"][0] = get_report(conn, group["reports"][0]["id"]) or group["reports"][0]
     if args.json:
         _print_json(group)
         return EXIT_OK
