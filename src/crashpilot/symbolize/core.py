@@ -103,7 +103,7 @@ def core_to_reports(
     if mismatch:
         notes.append(f"gdb warned that {binary} may not match the core")
     out = []
-    for report in reports:
+    for report in map(_full_thread, reports):
         extra = dict(report.extra)
         extra.update(_facts(info), symbolized_by="gdb", binary=str(binary), symbol_notes=notes)
         if mismatch:
@@ -120,6 +120,19 @@ def core_to_reports(
             )
         )
     return out
+
+
+def _full_thread(report: CrashReport) -> CrashReport:
+    """When the chosen stack is only gdb's stop line (``#0 ...`` printed on loading the core),
+    take the thread of ``thread apply all bt`` whose stack starts at that same frame."""
+    first = report.frames[0] if report.frames else None
+    if first is None or len(report.frames) > 1 or first.address is None:
+        return report
+    for thread in report.threads:
+        if len(thread.frames) > 1 and thread.frames[0].address == first.address:
+            others = tuple(t for t in report.threads if t is not thread)
+            return report.with_(crashing_thread=thread, threads=others)
+    return report
 
 
 _NO_DEBUG = re.compile(r"\(No debugging symbols found in ([^)\n]+)\)")
