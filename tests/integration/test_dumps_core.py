@@ -44,7 +44,21 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     src = PROGS / "core_crash.c"
     _run(["gcc", "-g", "-O0", "-o", "worldserver", str(src)], build)
     core = root / "worldserver.core"
-    _run(["gdb", "-batch", "-nx", "-ex", "run", "-ex", f"generate-core-file {core}", "-ex", "kill", "build/worldserver"], root)
+    _run(
+        [
+            "gdb",
+            "-batch",
+            "-nx",
+            "-ex",
+            "run",
+            "-ex",
+            f"generate-core-file {core}",
+            "-ex",
+            "kill",
+            "build/worldserver",
+        ],
+        root,
+    )
     assert core.is_file()
     store = root / "symbols"
     rev_a, rev_b = store / REV_A, store / REV_B
@@ -55,7 +69,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
     _run(["objcopy", "--only-keep-debug", "worldserver", "worldserver.debug"], rev_a)
     _run(["objcopy", "--strip-debug", "--add-gnu-debuglink=worldserver.debug", "worldserver"], rev_a)
     # revision B: another build whose middle function has another name
-    _run(["gcc", "-g", "-O0", "-DLOGIN_HANDLER=handle_logout", "-o", str(rev_b / "worldserver"), str(src)], build)
+    _run(
+        ["gcc", "-g", "-O0", "-DLOGIN_HANDLER=handle_logout", "-o", str(rev_b / "worldserver"), str(src)],
+        build,
+    )
     return Built(build / "worldserver", core, store)
 
 

@@ -105,13 +105,26 @@ def windows_dump(*, rip: int = 0x140001234, code: int = 0xC0000005, data_address
     context = bytearray(1232)
     struct.pack_into("<Q", context, 0xF8, rip)
     ctx_rva = place(bytes(context))
-    sysinfo = struct.pack("<HHHBBIIII", 9, 6, 0, 4, 1, 10, 0, 19041, 2, ) + bytes(28)
+    sysinfo = struct.pack(
+        "<HHHBBIIII",
+        9,
+        6,
+        0,
+        4,
+        1,
+        10,
+        0,
+        19041,
+        2,
+    ) + bytes(28)
     sys_rva = place(sysinfo)
     module = struct.pack("<QIIII", 0x140000000, 0x20000, 0, 0, name_rva) + bytes(52)
     module += struct.pack("<II", len(cv), cv_rva) + struct.pack("<II", 0, 0) + bytes(16)
     assert len(module) == 108
     mod_rva = place(struct.pack("<I", 1) + module)
-    thread = struct.pack("<IIIIQQII", 4242, 0, 0, 0, 0, 0x7FF000, 0x100, 0) + struct.pack("<II", len(context), ctx_rva)
+    thread = struct.pack("<IIIIQQII", 4242, 0, 0, 0, 0, 0x7FF000, 0x100, 0) + struct.pack(
+        "<II", len(context), ctx_rva
+    )
     assert len(thread) == 48
     thr_rva = place(struct.pack("<I", 1) + thread)
     params = [0, data_address] + [0] * 13

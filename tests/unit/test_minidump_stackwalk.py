@@ -97,9 +97,15 @@ def test_rust_minidump_json() -> None:
     assert report.crashing_thread.name == "map updater"
     first, second, third = report.frames
     assert (first.function, first.inlined, first.line) == ("Unit::GetVictim", True, 7)
-    assert (second.function, second.module_offset, second.file) == ("Map::Update", "0x1234", "C:\\src\\Map.cpp")
+    assert (second.function, second.module_offset, second.file) == (
+        "Map::Update",
+        "0x1234",
+        "C:\\src\\Map.cpp",
+    )
     assert third.function is None and third.module == "kernel32.dll"
-    assert missing == [{"name": "kernel32.dll", "debug_file": "kernel32.pdb", "debug_id": "DEF2", "problem": "no symbols"}]
+    assert missing == [
+        {"name": "kernel32.dll", "debug_file": "kernel32.pdb", "debug_id": "DEF2", "problem": "no symbols"}
+    ]
     assert [t.name for t in report.threads] == ["main"]
 
 
@@ -112,10 +118,19 @@ def test_rust_minidump_bad_json_is_a_parse_error(text: str) -> None:
 def test_commands_follow_each_tools_documented_usage(tmp_path: Path) -> None:
     dump, syms = tmp_path / "a.dmp", [tmp_path / "s1", tmp_path / "s2"]
     assert stackwalk_command(Stackwalker("/b/minidump_stackwalk", BREAKPAD), dump, syms) == [
-        "/b/minidump_stackwalk", str(dump), str(syms[0]), str(syms[1])
+        "/b/minidump_stackwalk",
+        str(dump),
+        str(syms[0]),
+        str(syms[1]),
     ]
     assert stackwalk_command(Stackwalker("/r/minidump-stackwalk", RUST), dump, syms) == [
-        "/r/minidump-stackwalk", "--json", "--symbols-path", str(syms[0]), "--symbols-path", str(syms[1]), str(dump)
+        "/r/minidump-stackwalk",
+        "--json",
+        "--symbols-path",
+        str(syms[0]),
+        "--symbols-path",
+        str(syms[1]),
+        str(dump),
     ]
     cdb = stackwalk_command(Stackwalker("cdb.exe", CDB), dump, syms)
     assert cdb[:3] == ["cdb.exe", "-z", str(dump)] and cdb[-2:] == ["-c", "!analyze -v; q"]

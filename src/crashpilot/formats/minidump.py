@@ -32,12 +32,34 @@ _BREAKPAD_INFO = 0x47670001
 _MAX_ITEMS = 100_000  # more threads / modules than this is a corrupted count
 
 ARCH_NAMES = {
-    0: "x86", 1: "mips", 3: "ppc", 5: "arm", 6: "ia64", 9: "amd64", 10: "x86_win64", 12: "arm64",
-    0x8001: "sparc", 0x8002: "ppc64", 0x8003: "arm64", 0x8004: "mips64", 0x8005: "riscv", 0x8006: "riscv64",
+    0: "x86",
+    1: "mips",
+    3: "ppc",
+    5: "arm",
+    6: "ia64",
+    9: "amd64",
+    10: "x86_win64",
+    12: "arm64",
+    0x8001: "sparc",
+    0x8002: "ppc64",
+    0x8003: "arm64",
+    0x8004: "mips64",
+    0x8005: "riscv",
+    0x8006: "riscv64",
 }
 OS_NAMES = {
-    0: "Windows", 1: "Windows", 2: "Windows", 3: "Windows CE", 0x8000: "Unix", 0x8101: "macOS",
-    0x8102: "iOS", 0x8201: "Linux", 0x8202: "Solaris", 0x8203: "Android", 0x8205: "NaCl", 0x8206: "Fuchsia",
+    0: "Windows",
+    1: "Windows",
+    2: "Windows",
+    3: "Windows CE",
+    0x8000: "Unix",
+    0x8101: "macOS",
+    0x8102: "iOS",
+    0x8201: "Linux",
+    0x8202: "Solaris",
+    0x8203: "Android",
+    0x8205: "NaCl",
+    0x8206: "Fuchsia",
 }
 # Offset and size of the instruction pointer in each CPU's thread context.
 _IP_IN_CONTEXT = {"x86": (0xB8, 4), "amd64": (0xF8, 8), "arm64": (0x108, 8), "arm": (0x40, 4)}
@@ -105,7 +127,9 @@ class _Buf:
     def unpack(self, fmt: str, offset: int) -> tuple[int, ...]:
         size = struct.calcsize("<" + fmt)
         if offset < 0 or offset + size > len(self.data):
-            raise ParseError(f"minidump truncated: {size} bytes at {offset:#x} past the end ({len(self.data)} bytes)")
+            raise ParseError(
+                f"minidump truncated: {size} bytes at {offset:#x} past the end ({len(self.data)} bytes)"
+            )
         return struct.unpack_from("<" + fmt, self.data, offset)
 
     def bytes_at(self, offset: int, size: int) -> bytes:
@@ -137,7 +161,10 @@ def read_minidump(data: bytes) -> MinidumpInfo:
         streams.setdefault(kind, (rva, size))
     info: dict[str, object] = {"stream_types": tuple(sorted(streams))}
     if _SYSTEM_INFO in streams:
-        arch, platform = buf.unpack("H", streams[_SYSTEM_INFO][0])[0], buf.unpack("I", streams[_SYSTEM_INFO][0] + 20)[0]
+        arch, platform = (
+            buf.unpack("H", streams[_SYSTEM_INFO][0])[0],
+            buf.unpack("I", streams[_SYSTEM_INFO][0] + 20)[0],
+        )
         info["cpu"] = ARCH_NAMES.get(arch, f"cpu-{arch:#x}")
         info["os"] = OS_NAMES.get(platform, f"os-{platform:#x}")
     cpu = info.get("cpu")
@@ -152,8 +179,11 @@ def read_minidump(data: bytes) -> MinidumpInfo:
         params = buf.unpack("15Q", rva + 40)[: min(nparams, 15)]
         ctx_size, ctx_rva = buf.unpack("II", rva + 160)
         info.update(
-            crashing_thread_id=tid, exception_code=code, exception_flags=flags,
-            exception_address=address, exception_parameters=params,
+            crashing_thread_id=tid,
+            exception_code=code,
+            exception_flags=flags,
+            exception_address=address,
+            exception_parameters=params,
             crash_instruction=_context_ip(buf, ctx_rva, ctx_size, cpu),
         )
     if _MISC_INFO in streams and streams[_MISC_INFO][1] >= 12:
@@ -230,10 +260,12 @@ def _threads(buf: _Buf, rva: int, cpu: object, names: dict[int, str]) -> Iterabl
         raise ParseError(f"minidump claims {count} threads")
     for i in range(count):
         at = rva + 4 + 48 * i
-        tid, _suspend, _prio_class, _prio, _teb, stack_start, stack_size, _srva, ctx_size, ctx_rva = buf.unpack(
-            "IIIIQQIIII", at
+        tid, _suspend, _prio_class, _prio, _teb, stack_start, stack_size, _srva, ctx_size, ctx_rva = (
+            buf.unpack("IIIIQQIIII", at)
         )
-        yield DumpThread(tid, stack_start, stack_size, _context_ip(buf, ctx_rva, ctx_size, cpu), names.get(tid))
+        yield DumpThread(
+            tid, stack_start, stack_size, _context_ip(buf, ctx_rva, ctx_size, cpu), names.get(tid)
+        )
 
 
 def _context_ip(buf: _Buf, rva: int, size: int, cpu: object) -> int | None:
@@ -271,7 +303,12 @@ def frame_at(info: MinidumpInfo, address: int) -> Frame:
     if module is None:
         return Frame(address=f"0x{address:x}", raw=f"0x{address:x}")
     offset = f"0x{address - module.base:x}"
-    return Frame(module=module.basename, module_offset=offset, address=f"0x{address:x}", raw=f"{module.basename} + {offset}")
+    return Frame(
+        module=module.basename,
+        module_offset=offset,
+        address=f"0x{address:x}",
+        raw=f"{module.basename} + {offset}",
+    )
 
 
 def to_report(info: MinidumpInfo, *, symbolized: Iterable[str] = ()) -> CrashReport:
@@ -331,6 +368,10 @@ def to_report(info: MinidumpInfo, *, symbolized: Iterable[str] = ()) -> CrashRep
 
 def module_json(m: Module) -> dict[str, object]:
     return {
-        "name": m.basename, "path": m.name, "base": f"0x{m.base:x}", "size": m.size,
-        "debug_file": m.debug_file, "debug_id": m.debug_id,
+        "name": m.basename,
+        "path": m.name,
+        "base": f"0x{m.base:x}",
+        "size": m.size,
+        "debug_file": m.debug_file,
+        "debug_id": m.debug_id,
     }

@@ -83,8 +83,9 @@ def minidump_to_reports(
         try:
             walked, missing = run_stackwalker(walker, path, roots, timeout)
         except (CommandFailed, ParseError) as exc:
-            log.warning("stackwalker %s failed on %s: %s", walker.kind, path.name, str(exc).splitlines()[0])
-            notes.append(f"{walker.kind} failed: {str(exc).splitlines()[0]}")
+            why = _why(exc)
+            log.warning("stackwalker %s failed on %s: %s", walker.kind, path.name, why)
+            notes.append(f"{walker.kind} failed: {why}")
         else:
             report = merge(walked, info, missing, walker)
             return [report.with_(revision=revision, extra={**report.extra, "symbol_notes": notes})]
@@ -102,3 +103,12 @@ def minidump_to_reports(
     }
     report = to_report(info, symbolized=symbolized)
     return [report.with_(revision=revision, extra={**report.extra, "symbol_notes": notes})]
+
+
+def _why(exc: Exception) -> str:
+    """One line saying why a tool failed: its exit code and first output line, or the timeout."""
+    if isinstance(exc, CommandFailed):
+        first = next((line.strip() for line in exc.output.splitlines() if line.strip()), "")
+        code = f"exit code {exc.returncode}" if exc.returncode is not None else ""
+        return ", ".join(p for p in (code, first[:200]) if p) or "no output"
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__

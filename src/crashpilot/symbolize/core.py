@@ -177,7 +177,11 @@ def _bare(info: CoreInfo, revision: str | None, notes: list[str]) -> CrashReport
         symbolized_by=None,
         symbol_notes=notes,
     )
-    first = frames[0].with_(in_app=True) if frames and frames[0].module and exe and frames[0].module == Path(exe).name else None
+    first = (
+        frames[0].with_(in_app=True)
+        if frames and frames[0].module and exe and frames[0].module == Path(exe).name
+        else None
+    )
     message = kind
     if kind and info.fault_address is not None and info.signal in (4, 7, 8, 11):
         message = f"{extra.get('crash_reason', kind)} at 0x{info.fault_address:x}"

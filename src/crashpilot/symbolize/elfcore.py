@@ -120,7 +120,9 @@ def _read(data: bytes, is64: bool, end: str) -> CoreInfo:
                 signo, _errno, code = struct.unpack_from(end + "iii", desc, 0)
                 facts["signal"], facts["si_code"] = signo, code
                 if signo in (4, 7, 8, 11) and len(desc) >= (24 if is64 else 16):
-                    facts["fault_address"] = struct.unpack_from(end + ("Q" if is64 else "I"), desc, 16 if is64 else 12)[0]
+                    facts["fault_address"] = struct.unpack_from(
+                        end + ("Q" if is64 else "I"), desc, 16 if is64 else 12
+                    )[0]
             elif ntype == NT_FILE:
                 facts["mappings"] = _files(desc, is64, end)
     facts["thread_count"] = threads
@@ -128,7 +130,7 @@ def _read(data: bytes, is64: bool, end: str) -> CoreInfo:
 
 
 def _notes(seg: bytes, end: str) -> list[tuple[int, bytes]]:
-    out = []
+    out: list[tuple[int, bytes]] = []
     at = 0
     while at + 12 <= len(seg) and len(out) < _MAX_NOTES:
         namesz, descsz, ntype = struct.unpack_from(end + "III", seg, at)
@@ -152,7 +154,9 @@ def _prstatus(desc: bytes, is64: bool, end: str, machine: int) -> dict[str, obje
     ip_index = {EM_X86_64: 16, EM_AARCH64: 32, EM_386: 12}.get(machine)
     width = 8 if is64 else 4
     if ip_index is not None and len(desc) >= regs_at + (ip_index + 1) * width:
-        out["instruction_pointer"] = struct.unpack_from(end + ("Q" if is64 else "I"), desc, regs_at + ip_index * width)[0]
+        out["instruction_pointer"] = struct.unpack_from(
+            end + ("Q" if is64 else "I"), desc, regs_at + ip_index * width
+        )[0]
     return out
 
 
@@ -164,7 +168,10 @@ def _prpsinfo(desc: bytes, is64: bool, end: str) -> dict[str, object]:
     def text(raw: bytes) -> str | None:
         return raw.split(b"\0", 1)[0].decode("utf-8", errors="replace").strip() or None
 
-    return {"command": text(desc[fname_at : fname_at + 16]), "arguments": text(desc[fname_at + 16 : fname_at + 96])}
+    return {
+        "command": text(desc[fname_at : fname_at + 16]),
+        "arguments": text(desc[fname_at + 16 : fname_at + 96]),
+    }
 
 
 def _files(desc: bytes, is64: bool, end: str) -> tuple[Mapping, ...]:
@@ -178,5 +185,6 @@ def _files(desc: bytes, is64: bool, end: str) -> tuple[Mapping, ...]:
     if len(names) < count:
         raise ParseError("ELF core NT_FILE has fewer names than mappings")
     return tuple(
-        Mapping(s, e, off * page, n.decode("utf-8", errors="replace")) for (s, e, off), n in zip(triples, names, strict=False)
+        Mapping(s, e, off * page, n.decode("utf-8", errors="replace"))
+        for (s, e, off), n in zip(triples, names, strict=False)
     )

@@ -26,8 +26,8 @@ from typing import Any
 
 from crashpilot import proc
 from crashpilot.errors import CommandFailed, ParseError
-from crashpilot.formats import stackwalk as stackwalk_format
 from crashpilot.formats import cdb as cdb_format
+from crashpilot.formats import stackwalk as stackwalk_format
 from crashpilot.formats._windows_common import (
     CODE_BY_KIND,
     first_unsymbolized_app_frame,
@@ -37,7 +37,8 @@ from crashpilot.formats._windows_common import (
     normalize_code,
     strip_args,
 )
-from crashpilot.formats.minidump import NAME as MINIDUMP, MinidumpInfo, module_json
+from crashpilot.formats.minidump import NAME as MINIDUMP
+from crashpilot.formats.minidump import MinidumpInfo, module_json
 from crashpilot.models import CrashReport, Frame, Thread
 
 log = logging.getLogger(__name__)
@@ -195,7 +196,9 @@ def run_stackwalker(
     if walker.kind == CDB:
         report = cdb_format.parse(result.stdout)[0]
         unnamed = sorted({f.module for f in report.frames if f.module and not f.function})
-        return report, [{"name": m, "debug_file": m, "debug_id": "", "problem": "no symbols"} for m in unnamed]
+        return report, [
+            {"name": m, "debug_file": m, "debug_id": "", "problem": "no symbols"} for m in unnamed
+        ]
     return parse_stackwalk_text(result.stdout)
 
 
@@ -206,11 +209,15 @@ def parse_stackwalk_text(text: str) -> tuple[CrashReport, list[dict[str, str]]]:
     missing = missing_symbols_in_text(text)
     if not missing:  # -m output has no warnings: a module with unnamed frames had no symbols
         seen = {f.module for f in report.frames if f.module and not f.function}
-        missing = [{"name": m, "debug_file": m, "debug_id": "", "problem": "no symbols"} for m in sorted(seen)]
+        missing = [
+            {"name": m, "debug_file": m, "debug_id": "", "problem": "no symbols"} for m in sorted(seen)
+        ]
     return report, missing
 
 
-def merge(walked: CrashReport, info: MinidumpInfo, missing: list[dict[str, str]], walker: Stackwalker) -> CrashReport:
+def merge(
+    walked: CrashReport, info: MinidumpInfo, missing: list[dict[str, str]], walker: Stackwalker
+) -> CrashReport:
     """The stackwalker's stack with the pure reader's facts; ``format`` becomes ``minidump``."""
     extra = dict(walked.extra)
     extra.update(
@@ -222,7 +229,9 @@ def merge(walked: CrashReport, info: MinidumpInfo, missing: list[dict[str, str]]
     )
     if info.crashing_thread_id is not None:
         extra["crashing_thread_id"] = info.crashing_thread_id
-    if needs_symbols(walked.frames) or any(m["name"] in {f.module for f in walked.frames[:1]} for m in missing):
+    if needs_symbols(walked.frames) or any(
+        m["name"] in {f.module for f in walked.frames[:1]} for m in missing
+    ):
         extra["needs_symbols"] = True
     else:
         extra.pop("needs_symbols", None)

@@ -57,12 +57,16 @@ def find_revision_dir(symbols_dir: Path | None, revision: str | None) -> Revisio
     if symbols_dir is None:
         return RevisionLookup(None, "no symbol folder configured")
     if not revision or not normalize_revision(revision)[0]:
-        return RevisionLookup(None, f"the crash names no build revision, so no folder of {symbols_dir} was used")
+        return RevisionLookup(
+            None, f"the crash names no build revision, so no folder of {symbols_dir} was used"
+        )
     wanted, dirty = normalize_revision(revision)
     try:
         folders = [p for p in symbols_dir.iterdir() if p.is_dir()]
     except OSError as exc:
-        return RevisionLookup(None, f"symbol folder {symbols_dir} cannot be read: {exc.strerror or exc}", dirty)
+        return RevisionLookup(
+            None, f"symbol folder {symbols_dir} cannot be read: {exc.strerror or exc}", dirty
+        )
     exact = [p for p in folders if normalize_revision(p.name)[0] == wanted]
     found = exact or [p for p in folders if _matches(normalize_revision(p.name)[0], wanted)]
     if len(found) == 1:
