@@ -83,7 +83,9 @@ def upgrade() -> None:
         sa.Column("result", sa.JSON(), nullable=True),
         sa.Column("started_at", TS, nullable=False),
         sa.Column("ended_at", TS, nullable=True),
-        sa.ForeignKeyConstraint(["group_id"], ["crash_groups.id"], name=op.f("fk_runs_group_id_crash_groups")),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["crash_groups.id"], name=op.f("fk_runs_group_id_crash_groups")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_runs")),
     )
     op.create_index(op.f("ix_runs_group_id"), "runs", ["group_id"])
@@ -104,7 +106,9 @@ def upgrade() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", TS, nullable=False),
         sa.Column("updated_at", TS, nullable=False),
-        sa.ForeignKeyConstraint(["group_id"], ["crash_groups.id"], name=op.f("fk_jobs_group_id_crash_groups")),
+        sa.ForeignKeyConstraint(
+            ["group_id"], ["crash_groups.id"], name=op.f("fk_jobs_group_id_crash_groups")
+        ),
         sa.ForeignKeyConstraint(["run_id"], ["runs.id"], name=op.f("fk_jobs_run_id_runs")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_jobs")),
     )
