@@ -8,8 +8,6 @@ the stage handlers of ``HANDLERS``.
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -65,10 +63,6 @@ def stage_handlers() -> dict[Stage, Callable[..., Any]]:
     return {Stage.ANALYSE: analyse.run}
 
 
-def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
-
-
 def make_workers(app: App, count: int = 1, stages: list[str] | None = None) -> list[Any]:
     from crashpilot.worker import Worker
 
@@ -83,6 +77,7 @@ def make_workers(app: App, count: int = 1, stages: list[str] | None = None) -> l
             settings=app.settings,
             lease_seconds=app.settings["worker.lease_seconds"],
             limits={Stage.BUILD.value: app.settings["worker.build_slots"]},
+            limit_scope="host",
             max_attempts_fix=app.settings["worker.max_fix_attempts"],
         )
         for _ in range(count)
@@ -146,6 +141,7 @@ def run(
     try:
         stop.wait()
     finally:
+        stop.set()  # also when Ctrl-C interrupted the wait: workers finish their job and leave
         if watcher is not None:
             watcher.stop()
         for t in threads:

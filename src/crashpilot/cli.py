@@ -351,7 +351,8 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
     app = _app(args)
     if args.job is not None:
-        queue.retry(app.engine, args.job)
+        if not queue.retry(app.engine, args.job, actor="cli"):
+            raise CrashpilotError(f"job {args.job} cannot be retried (unknown, running or done)")
         print(f"job {args.job} queued again")
         return EXIT_OK
     if args.group is None:
