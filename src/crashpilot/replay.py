@@ -36,6 +36,9 @@ OPENAI_PATH = "/v1/chat/completions"
 GARBAGE = b'{"id": "msg_garbage", "content": [ this is not json'
 JSON = "application/json"
 
+# status, body, content type, extra headers
+Answer = tuple[int, bytes, str, dict[str, str]]
+
 
 @dataclass(frozen=True)
 class ReceivedRequest:
@@ -93,6 +96,8 @@ class Failure:
     message: str = "injected failure"
     # what a garbage body claims to be (a proxy's error page says text/html)
     content_type: str = "application/json"
+    # sent as a Retry-After header (seconds) when set
+    retry_after: float | None = None
 
 
 Step = Turn | Failure
@@ -107,6 +112,7 @@ def _turn_from_json(item: dict[str, Any], index: int) -> Step:
             garbage=bool(fail.get("garbage", False)),
             message=str(fail.get("message", "injected failure")),
             content_type=str(fail.get("content_type", "application/json")),
+            retry_after=fail.get("retry_after"),
         )
     calls = tuple(
         ToolCall(id=str(c.get("id") or ""), name=str(c["name"]), arguments=dict(c.get("arguments") or {}))
@@ -176,10 +182,12 @@ class _Handler(BaseHTTPRequestHandler):
         provider = {ANTHROPIC_PATH: "anthropic", OPENAI_PATH: "openai"}.get(path)
         headers = {k.lower(): v for k, v in self.headers.items()}
         request = ReceivedRequest(path, headers, raw, body if isinstance(body, dict) else None, provider)
-        status, payload, content_type = self.server.replay._answer(request)
+        status, payload, content_type, extra = self.server.replay._answer(request)
         try:
             self.send_response(status)
             self.send_header("content-type", content_type)
+            for name, value in extra.items():
+                self.send_header(name, value)
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
@@ -258,11 +266,11 @@ class ReplayServer:
 
     # -- answering ---------------------------------------------------------------------------
 
-    def _error(self, provider: str | None, status: int, message: str) -> tuple[int, bytes, str]:
+    def _error(self, provider: str | None, status: int, message: str) -> Answer:
         wire = anthropic_wire if provider == "anthropic" else openai_wire
-        return status, json.dumps(wire.error_to_wire(status, message)).encode(), JSON
+        return status, json.dumps(wire.error_to_wire(status, message)).encode(), JSON, {}
 
-    def _answer(self, request: ReceivedRequest) -> tuple[int, bytes, str]:
+    def _answer(self, request: ReceivedRequest) -> Answer:
         with self._lock:
             self.requests.append(request)
             if request.provider is None:
@@ -280,13 +288,16 @@ class ReplayServer:
                 if complaint is not None:
                     self.problems.append(complaint)
                     return self._error(request.provider, 400, f"replay check failed: {complaint}")
-                return 200, self._reply(step, request), JSON
+                return 200, self._reply(step, request), JSON, {}
         # a failure: sleep outside the lock so other requests are not held up
         if step.delay:
             self._stopping.wait(step.delay)
         if step.garbage:
-            return 200, GARBAGE, step.content_type
-        return self._error(request.provider, step.status, step.message)
+            return 200, GARBAGE, step.content_type, {}
+        status, payload, content_type, headers = self._error(request.provider, step.status, step.message)
+        if step.retry_after is not None:
+            headers["retry-after"] = f"{step.retry_after:g}"
+        return status, payload, content_type, headers
 
     def _complaint(self, step: Turn, request: ReceivedRequest) -> str | None:
         if self.check_tool_results and self._awaiting:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,7 +107,7 @@ def test_missing_tool_result_is_caught_by_the_server(setup: Setup) -> None:
         forgot = [Message.user("go"), first.as_message(), Message.user("what next?")]
         with pytest.raises(PermanentError, match="no tool result for call"):
             model.complete(SYSTEM, forgot, TOOLS, 100)
-        assert len(server.problems) == 1
+        assert server.problems == [f"no tool result for call(s) {first.tool_calls[0].id}"], server.requests
 
 
 @pytest.mark.parametrize("status", [529, 500, 429])
@@ -123,6 +124,16 @@ def test_retries_on_transient_status_then_success(setup: Setup, status: int) -> 
     assert [e.attempt for e in exchanges] == [1, 2, 3]
     assert [e.error_kind for e in exchanges] == ["transient", "transient", None]
     assert str(status) in (exchanges[0].error or "")
+
+
+def test_retry_after_header_is_honoured_within_our_ceiling(setup: Setup) -> None:
+    sleeps: list[float] = []
+    retry = RetryPolicy(max_retries=3, base_delay=0.001, max_delay=5.0, jitter=0.0, sleep=sleeps.append)
+    script = [Failure(429, retry_after=2), Failure(529, retry_after=600), Turn("ok")]
+    with ReplayServer(script) as server:
+        model = setup.make(server, retry=retry)
+        assert model.complete(SYSTEM, [Message.user("hi")], [], 50).text == "ok"
+    assert sleeps == [2.0, 5.0]
 
 
 def test_timeout_is_transient_after_bounded_retries(setup: Setup) -> None:
@@ -202,6 +213,16 @@ def test_key_is_sent_to_the_server_but_never_recorded(setup: Setup, caplog: pyte
     dumped = json.dumps([e.__dict__ for e in exchanges], default=str)
     assert KEY not in dumped and "[REDACTED]" in dumped
     assert KEY not in caplog.text
+
+
+def test_key_echoed_in_an_error_does_not_travel_with_the_exception(setup: Setup) -> None:
+    with ReplayServer([Failure(401, message=f"key {KEY} was revoked")]) as server:
+        model = setup.make(server, retry=fast())
+        with pytest.raises(PermanentError) as info:
+            model.complete(SYSTEM, [Message.user("hi")], [], 50)
+    shown = "".join(traceback.format_exception(info.value))
+    assert "401" in shown and "[REDACTED] was revoked" in shown
+    assert KEY not in shown
 
 
 def test_openai_without_key_for_a_local_server() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,14 @@ KEY = "sk-test-0123456789abcdef"
 
 class SdkBoom(Exception):
     """Stands for an SDK's own exception type."""
+
+
+class SdkDenied(Exception):
+    """An SDK error whose body (not our message) shows the key."""
+
+    def __init__(self) -> None:
+        super().__init__("denied")
+        self.body = {"error": {"message": "denied", "key": KEY}}
 
 
 class Scripted(ChatModel):
@@ -47,6 +56,8 @@ class Scripted(ChatModel):
     def translate_error(self, exc: Exception) -> BackendError | None:
         if isinstance(exc, SdkBoom):
             return TransientError(f"boom: {exc}")
+        if isinstance(exc, SdkDenied):
+            return PermanentError("denied")
         return None
 
     def parse_response(self, response: dict[str, Any]) -> Reply:
@@ -142,6 +153,22 @@ def test_key_is_redacted_from_exchanges_errors_and_logs(caplog: pytest.LogCaptur
         assert KEY not in repr(exchange)
     assert REDACTED in exchanges[0].request["messages"][0]["content"]
     assert KEY not in caplog.text
+
+
+def test_an_sdk_error_showing_the_key_is_not_chained() -> None:
+    model = Scripted([SdkDenied()])
+    with pytest.raises(PermanentError, match="denied") as info:
+        model.complete("sys", USER, [], 100)
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    assert KEY not in "".join(traceback.format_exception(info.value))
+
+
+def test_an_sdk_error_without_secrets_stays_chained() -> None:
+    model = Scripted([SdkBoom("plain")], retry=policy([], retries=0))
+    with pytest.raises(TransientError) as info:
+        model.complete("sys", USER, [], 100)
+    assert isinstance(info.value.__cause__, TransientError)
+    assert isinstance(info.value.__cause__.__cause__, SdkBoom)
 
 
 def test_a_failing_recorder_does_not_lose_the_reply(caplog: pytest.LogCaptureFixture) -> None:

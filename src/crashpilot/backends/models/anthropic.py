@@ -71,7 +71,7 @@ class AnthropicModel(ChatModel):
             return TransientError(f"{name} API unreachable: {exc.message}")
         if isinstance(exc, anthropic.APIStatusError):
             detail = exc.api_message or exc.message
-            return status_error(name, exc.status_code, detail)
+            return status_error(name, exc.status_code, detail, exc.response.headers.get("retry-after"))
         if isinstance(exc, anthropic.APIResponseValidationError):
             return PermanentError(f"{name} API answered a body of the wrong shape: {exc.message}")
         if isinstance(exc, json.JSONDecodeError):

@@ -110,6 +110,8 @@ class ChatModel(ABC):
                         f"{self.provider} {self.name}: gave up after {attempt} tries: {exc}"
                     ) from exc
                 delay = self.retry.delay(attempt)
+                if isinstance(exc, RateLimited):  # the server knows best, within our ceiling
+                    delay = max(delay, min(exc.retry_after, self.retry.max_delay))
                 log.warning(
                     "model call failed, retrying in %.2fs (try %d of %d): %s",
                     delay,
@@ -139,8 +141,9 @@ class ChatModel(ABC):
             message = self._clean(str(exc))
             kind = "transient" if isinstance(exc, TransientError) else "permanent"
             self._emit(request, response, 0, 0, time.monotonic() - t0, started_at, attempt, message, kind)
-            if message != str(exc):  # the SDK's message held a secret: do not let it travel
-                raise type(exc)(message) from None
+            if message != str(exc) or self._leaks(exc.__cause__):
+                # a secret in our message or in the SDK error behind it must not travel on
+                raise _scrubbed(exc, message) from None
             raise
         if self.budget is not None:
             self.budget.charge(reply.input_tokens, reply.output_tokens)
@@ -163,6 +166,13 @@ class ChatModel(ABC):
             extra={"provider": self.provider, "model": self.name},
         )
         return reply
+
+    def _leaks(self, error: BaseException | None) -> bool:
+        """Whether an SDK error (its message, its body) shows one of our secrets."""
+        if error is None:
+            return False
+        shown = f"{error!s} {error!r} {getattr(error, 'body', '')!r}"
+        return any(secret in shown for secret in self._secrets)
 
     def _clean(self, text: str) -> str:
         cleaned: str = redact(text, self._secrets)
@@ -201,9 +211,35 @@ class ChatModel(ABC):
             log.exception("recording a model exchange failed", extra={"provider": self.provider})
 
 
-def status_error(provider: str, status: int, detail: str) -> BackendError:
+class RateLimited(TransientError):
+    """A transient failure whose answer said how long to wait (``Retry-After``, seconds)."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _scrubbed(exc: BackendError, message: str) -> BackendError:
+    """The same kind of error as ``exc`` with ``message``, and nothing chained to it."""
+    if isinstance(exc, RateLimited):
+        return RateLimited(message, exc.retry_after)
+    if isinstance(exc, TransientError):
+        return TransientError(message)
+    return PermanentError(message)
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:  # an HTTP date: rare from model APIs, ignored
+        return None
+    return seconds if seconds is not None and seconds >= 0 else None
+
+
+def status_error(provider: str, status: int, detail: str, retry_after: str | None = None) -> BackendError:
     """Our error for an HTTP status from a model API: 408/409/429/5xx transient, the rest permanent."""
     text = f"{provider} API answered {status}: {detail}"
     if status in (408, 409, 429) or status >= 500:
-        return TransientError(text)
+        wait = _seconds(retry_after)
+        return RateLimited(text, wait) if wait is not None else TransientError(text)
     return PermanentError(text)

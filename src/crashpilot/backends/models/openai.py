@@ -91,7 +91,8 @@ class OpenAIModel(ChatModel):
         if isinstance(exc, openai.APIStatusError):
             body = exc.body
             detail = body.get("message") if isinstance(body, dict) else None
-            return status_error(name, exc.status_code, str(detail or exc.message))
+            retry_after = exc.response.headers.get("retry-after")
+            return status_error(name, exc.status_code, str(detail or exc.message), retry_after)
         if isinstance(exc, openai.APIResponseValidationError):
             return PermanentError(f"{name} API answered a body of the wrong shape: {exc.message}")
         if isinstance(exc, json.JSONDecodeError):
