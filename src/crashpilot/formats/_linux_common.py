@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from crashpilot.formats.frames import demangle_names, function_name, hex_address, strip_return_type
-from crashpilot.models import Frame
+from crashpilot.models import CrashReport, Frame, Thread
 
 HEAD = 65536  # sniff() looks at this many characters
 
@@ -383,4 +383,22 @@ def demangle_frames(frames: list[Frame]) -> list[Frame]:
         if f.function and f.function in plain:
             f = f.with_(function=function_name(plain[f.function]))
         out.append(f)
+    return out
+
+
+def demangle_reports(reports: list[CrashReport]) -> list[CrashReport]:
+    """Demangle the ``_Z`` names of all reports' frames with one c++filt call for the whole input."""
+    names = [f.function for r in reports for f in r.frames if f.function and f.function.startswith("_Z")]
+    if not names:
+        return reports
+    plain = demangle_names(names)
+    out = []
+    for r in reports:
+        if any(f.function and f.function.startswith("_Z") for f in r.frames):
+            frames = tuple(
+                f.with_(function=function_name(plain[f.function])) if f.function and f.function in plain else f
+                for f in r.frames
+            )
+            r = r.with_(crashing_thread=Thread(r.crashing_thread.index, r.crashing_thread.name, frames))
+        out.append(r)
     return out

@@ -17,7 +17,7 @@ from crashpilot.formats._linux_common import (
     HEAD,
     Assertion,
     backtrace_symbols_frame,
-    demangle_frames,
+    demangle_reports,
     find_assertion,
     find_assertions,
     find_revision,
@@ -123,7 +123,7 @@ def _read_stack(text: str, start: int, stop: int) -> tuple[list[Frame], dict[str
             continue
         misses = 0
         frames.append(f)
-    return demangle_frames(frames), extra, signal
+    return frames, extra, signal
 
 
 def _report(text: str, a: Assertion, stop: int, revision: str | None, dirty: bool) -> CrashReport:
@@ -163,4 +163,4 @@ def parse(text: str) -> list[CrashReport]:
     for i, a in enumerate(found):
         stop = found[i + 1].start if i + 1 < len(found) else len(text)
         reports.append(_report(text, a, stop, revision, dirty))
-    return reports
+    return demangle_reports(reports)

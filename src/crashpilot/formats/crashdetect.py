@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from crashpilot.errors import ParseError
-from crashpilot.formats._linux_common import HEAD, demangle_frames, signal_name
+from crashpilot.formats._linux_common import HEAD, demangle_reports, signal_name
 from crashpilot.formats.frames import function_name, hex_address
 from crashpilot.models import CrashReport, Frame, Thread
 
@@ -49,7 +49,6 @@ def _frame(m: re.Match[str], raw: str) -> Frame:
 
 
 def _build(header: str | None, frames: list[Frame]) -> CrashReport:
-    frames = demangle_frames(frames)
     kind = None
     if header:
         sig = signal_name(header) if "SIG" in header else None
@@ -89,4 +88,4 @@ def parse(text: str) -> list[CrashReport]:
         reports.append(_build(header, frames))
     if not reports:
         raise ParseError("no crashdetect native backtrace found")
-    return reports
+    return demangle_reports(reports)

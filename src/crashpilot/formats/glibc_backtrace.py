@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from crashpilot.errors import ParseError
-from crashpilot.formats._linux_common import HEAD, BACKTRACE_SYMBOLS, backtrace_symbols_frame, demangle_frames, signal_name
+from crashpilot.formats._linux_common import HEAD, BACKTRACE_SYMBOLS, backtrace_symbols_frame, demangle_reports, signal_name
 from crashpilot.models import CrashReport, Frame, Thread
 
 NAME = "glibc_backtrace"
@@ -96,7 +96,6 @@ def _report(lines: list[str], header: str | None) -> CrashReport | None:
                 kind = signal_name(sig.group(0)) if "Segmentation" not in sig.group(0) else "SIGSEGV"
     if not frames and message is None:
         return None
-    frames = demangle_frames(frames)
     if any(f.function is None for f in frames):
         extra["needs_symbols"] = True
     return CrashReport(format=NAME, crash_kind=kind, message=message, crashing_thread=Thread(None, None, tuple(frames)),
@@ -126,4 +125,4 @@ def parse(text: str) -> list[CrashReport]:
     reports = [r for r in reports if r.frames or r.message]
     if not reports or not any(r.frames for r in reports):
         raise ParseError("no backtrace_symbols frames found")
-    return reports
+    return demangle_reports(reports)
