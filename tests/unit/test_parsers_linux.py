@@ -7,7 +7,16 @@ from pathlib import Path
 import pytest
 
 from crashpilot.errors import ParseError
-from crashpilot.formats import assertion, crashdetect, gdb, glibc_backtrace, macos_crash, parse_bytes, parse_text, vs_callstack
+from crashpilot.formats import (
+    assertion,
+    crashdetect,
+    gdb,
+    glibc_backtrace,
+    macos_crash,
+    parse_bytes,
+    parse_text,
+    vs_callstack,
+)
 from crashpilot.formats.frames import split_call, strip_return_type
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "crashes"

@@ -15,7 +15,13 @@ from __future__ import annotations
 import re
 
 from crashpilot.errors import ParseError
-from crashpilot.formats._linux_common import HEAD, BACKTRACE_SYMBOLS, backtrace_symbols_frame, demangle_reports, signal_name
+from crashpilot.formats._linux_common import (
+    BACKTRACE_SYMBOLS,
+    HEAD,
+    backtrace_symbols_frame,
+    demangle_reports,
+    signal_name,
+)
 from crashpilot.models import CrashReport, Frame, Thread
 
 NAME = "glibc_backtrace"
