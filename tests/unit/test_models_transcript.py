@@ -74,3 +74,10 @@ def test_transcript_from_exchanges_keeps_successful_replies_of_either_provider()
             {"text": "found it"},
         ]
     }
+
+
+def test_exchange_to_json_is_serializable() -> None:
+    exchange = _exchange("openai", ow.reply_to_wire("c1", "m", "hi", [], 2, 3, created=0))
+    data = json.loads(json.dumps(exchange.to_json()))
+    assert data["provider"] == "openai" and data["response"]["usage"]["completion_tokens"] == 3
+    assert data["attempt"] == 1 and data["error"] is None

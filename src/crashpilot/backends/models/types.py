@@ -8,7 +8,7 @@ The system prompt is not a message: it is passed to ``Model.complete`` on its ow
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Role = Literal["user", "assistant", "tool"]
@@ -116,3 +116,7 @@ class Exchange:
     error: str | None = None
     # "transient" or "permanent" when ``error`` is set.
     error_kind: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict for storage (every value is JSON-serializable)."""
+        return asdict(self)
