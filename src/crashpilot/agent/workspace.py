@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from crashpilot.errors import CrashpilotError
@@ -54,7 +54,7 @@ class Workspace:
     """One worktree the agent may read and edit, under ``policy``; the actions run in its slot."""
 
     root: Path
-    policy: Policy
+    policy: Policy = field(default_factory=Policy)  # the default: no tests, CI or build scripts
     build: Action | None = None
     run_reproducer: Action | None = None
     run_tests: Action | None = None
