@@ -141,12 +141,13 @@ def test_oversize_text_and_dump_quarantined(engine: Engine, blobs: BlobStore, tm
     assert blobs.read(res2.sha256) == dump.read_bytes()
 
 
-def test_lone_dump_is_kept_as_minidump(engine: Engine, blobs: BlobStore, tmp_path: Path) -> None:
+def test_broken_dump_is_quarantined_with_the_reason(engine: Engine, blobs: BlobStore, tmp_path: Path) -> None:
     dump = tmp_path / "e34c629a654c_worldserver.exe_[7-10_18-36-20].dmp"
     dump.write_bytes(b"MDMP\x93\xa7" + bytes(range(256)) * 4)
     res = ingest_file(engine, blobs, dump)
-    assert res.formats == ("minidump",)
-    assert res.reason is not None and "needs a stackwalker" in res.reason
+    assert res.formats == ("minidump",) and res.quarantined
+    assert res.reason is not None and res.reason.startswith("dump: ") and "stream" in res.reason
+    assert blobs.read(res.sha256) == dump.read_bytes()
 
 
 def test_several_reports_in_one_file(engine: Engine, blobs: BlobStore) -> None:
@@ -181,7 +182,8 @@ def test_wheaty_revision_from_file_name(engine: Engine, blobs: BlobStore, tmp_pa
     with engine.connect() as conn:
         report = get_report(conn, res.report_ids[0])
         assert report is not None and report["revision"] == "3f33f776e3ba"
-        assert report["parsed"]["revision_dirty"] is True
+        assert report["parsed"]["extra"]["dirty_build"] is True
+        assert report["parsed"]["revision"] == "3f33f776e3ba"
         assert list_groups(conn)[0]["revisions"] == ["3f33f776e3ba"]
 
 

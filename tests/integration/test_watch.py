@@ -151,6 +151,14 @@ def test_bad_files_quarantined_and_watcher_goes_on(
         return real(engine, blobs, path, *a, **k)  # type: ignore[arg-type]
 
     monkeypatch.setattr(watch_mod, "ingest_one", flaky)
+    real_batch = watch_mod.ingest_batch
+
+    def flaky_batch(engine: Engine, blobs: BlobStore, paths: list[Path], *a: object, **k: object) -> object:
+        if any(p.name == "trips-intake.txt" for p in paths):
+            raise RuntimeError("intake bug")  # the watcher then takes the files one by one
+        return real_batch(engine, blobs, paths, *a, **k)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(watch_mod, "ingest_batch", flaky_batch)
     with w:
         (folder / "garbage.txt").write_bytes((SAMPLES / "garbage.txt").read_bytes())
         (folder / "empty.txt").write_bytes(b"")
@@ -186,7 +194,8 @@ def test_dump_pairs_with_text_and_lone_dump_waits_for_grace(
     with engine.connect() as conn:
         rows = {Path(r.source).name: r for r in conn.execute(sa.select(schema.crash_reports))}
     assert rows["crash_a.txt"].companion_sha256 is not None and rows["crash_a.txt"].status == "grouped"
-    assert rows["crash_b.dmp"].format == "minidump" and "stackwalker" in rows["crash_b.dmp"].reason
+    # not a readable minidump: symbolizing it fails, and it is quarantined with the reason
+    assert rows["crash_b.dmp"].format == "minidump" and rows["crash_b.dmp"].reason.startswith("dump: ")
 
 
 def test_start_scan_and_restart(engine: Engine, blobs: BlobStore, folder: Path, poll: bool) -> None:

@@ -12,7 +12,6 @@ import fnmatch
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,8 +19,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from crashpilot.formats import parse_bytes
-from crashpilot.ingest.intake import IngestResult, ParseFn, _Row, _store, ingest_file
+from crashpilot.ingest.dumps import DEFAULT_SYMBOLS, SymbolOptions
+from crashpilot.ingest.intake import IngestResult, Planned, _store, ingest_file
 from crashpilot.ingest.limits import DEFAULT_LIMITS, Limits, is_dump_name
+from crashpilot.ingest.plan import IngestOptions, ParseFn, Row
 from crashpilot.store import schema
 from crashpilot.store.blobs import BlobStore
 
@@ -31,16 +32,6 @@ TEXT_SUFFIX = ".txt"
 DUMP_SUFFIX = ".dmp"
 
 Progress = Callable[[int, int, Path, "IngestResult | None"], None]
-
-
-@dataclass(frozen=True)
-class IngestOptions:
-    """How files are parsed and limited (shared by the watcher and ``ingest_paths``)."""
-
-    limits: Limits = DEFAULT_LIMITS
-    repo: str | Path | None = None
-    in_app_paths: tuple[str, ...] = ()
-    parse: ParseFn = field(default=parse_bytes)
 
 
 def matches(path: Path, patterns: Sequence[str]) -> bool:
@@ -94,6 +85,7 @@ def ingest_one(
         in_app_paths=options.in_app_paths,
         companion=dump_companion(path),
         parse=options.parse,
+        symbols=options.symbols,
     )
     if track:
         remember(engine, path, st.st_size, st.st_mtime_ns, result.sha256)
@@ -104,7 +96,7 @@ def quarantine_file(engine: Engine, blobs: BlobStore, path: Path, reason: str) -
     """Keep ``path``'s bytes and record it as quarantined with ``reason`` (used when intake itself
     failed on it)."""
     sha, size = blobs.put_file(path)
-    return _store(engine, sha, size, str(path), path.name, [_Row(format=None, reason=reason[:500])], None)
+    return _store(engine, Planned(sha, size, str(path), path.name, [Row(format=None, reason=reason[:500])]))
 
 
 def remember(engine: Engine, path: Path, size: int, mtime_ns: int, sha: str | None) -> None:
@@ -164,27 +156,40 @@ def ingest_paths(
     repo: str | Path | None = None,
     in_app_paths: Sequence[str] = (),
     parse: ParseFn = parse_bytes,
+    symbols: SymbolOptions = DEFAULT_SYMBOLS,
+    batch_size: int = 0,
 ) -> list[IngestResult]:
     """Ingest files and folders once each (``crashpilot ingest PATH...``).
 
     A ``.dmp`` with a ``.txt`` beside it travels with the text; a lone dump is ingested alone.
-    ``progress(done, total, path, result_or_None)`` is called after every file; a file that
-    cannot be read is logged and skipped (result None), the others go on.
+    Files are taken ``batch_size`` at a time (0 = the default batch) with one durable sync and
+    one transaction per batch (see ``crashpilot.ingest.batch``). ``progress(done, total, path,
+    result_or_None)`` is called after every file; a file that cannot be read is logged and
+    skipped (result None), the others go on.
     """
-    options = IngestOptions(limits, repo, tuple(in_app_paths), parse)
+    from crashpilot.ingest.batch import DEFAULT_BATCH, ingest_batch
+
+    options = IngestOptions(limits, repo, tuple(in_app_paths), parse, symbols)
     files = list(dict.fromkeys(expand(paths, recursive=recursive)))
+    size = batch_size if batch_size > 0 else DEFAULT_BATCH
     results: list[IngestResult] = []
-    for done, path in enumerate(files, start=1):
-        result: IngestResult | None = None
-        if is_dump(path) and text_for_dump(path) is not None:
-            pass  # stored as the companion of its .txt
-        else:
-            try:
-                result = ingest_one(engine, blobs, path, options, track=False)
-            except OSError as exc:
-                log.error("cannot read %s: %s", path, exc)
-        if result is not None:
-            results.append(result)
-        if progress is not None:
-            progress(done, len(files), path, result)
+    done = 0
+    for start in range(0, len(files), size):
+        chunk = files[start : start + size]
+        wanted = [p for p in chunk if not (is_dump(p) and text_for_dump(p) is not None)]
+        taken = {t.path: t for t in ingest_batch(engine, blobs, wanted, options)}
+        for path in chunk:
+            done += 1
+            result: IngestResult | None = None
+            t = taken.get(path)  # None: a dump stored as the companion of its .txt
+            if t is not None and t.error is not None:
+                if not isinstance(t.error, OSError):
+                    raise t.error
+                log.error("cannot read %s: %s", path, t.error)
+            elif t is not None:
+                result = t.result
+            if result is not None:
+                results.append(result)
+            if progress is not None:
+                progress(done, len(files), path, result)
     return results

@@ -1,12 +1,14 @@
 """Attach a stored report to its crash group: create it, count it, or mark it regressed.
 
-Runs inside the caller's transaction; every look-up goes through a unique index (signature),
-so a crash storm of thousands of reports costs one indexed select and one update each.
+Runs inside the caller's transaction; every look-up goes through a unique index (signature).
+``GroupCache`` serves a batch of reports in one transaction: a crash storm costs one indexed
+select and one update per group and batch, not per report.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,55 +43,112 @@ def group_title(report: CrashReport) -> str:
 
 def attach(conn: Connection, report: CrashReport, revision: str | None, now: datetime) -> tuple[int, Outcome]:
     """The group id for ``report`` and what happened: NEW_GROUP, KNOWN_GROUP or REGRESSED."""
-    g = schema.crash_groups
-    row = conn.execute(
-        sa.select(g.c.id, g.c.status, g.c.revisions, g.c.last_seen).where(g.c.signature == report.signature)
-    ).first()
-    if row is None:
+    groups = GroupCache(conn, now)
+    found = groups.attach(report, revision)
+    groups.flush()
+    return found
+
+
+@dataclass
+class _Seen:
+    """A group touched in this transaction, and what is still to be written to its row."""
+
+    id: int
+    status: str
+    revisions: list[str]
+    last_seen: datetime
+    count_add: int = 0
+    revisions_changed: bool = False
+    status_changed: str | None = None  # the status_reason of a regression
+
+
+class GroupCache:
+    """Groups by signature for one transaction: each group is read once and updated once.
+
+    ``attach`` gives the same answers, report after report, as one transaction per report
+    would; ``flush`` (before commit) writes each touched group's count, last_seen, revisions and
+    status in one UPDATE.
+    """
+
+    def __init__(self, conn: Connection, now: datetime) -> None:
+        self.conn, self.now = conn, now
+        self._seen: dict[str, _Seen] = {}
+
+    def attach(self, report: CrashReport, revision: str | None) -> tuple[int, Outcome]:
+        g = schema.crash_groups
+        seen = self._seen.get(report.signature)
+        if seen is None:
+            row = self.conn.execute(
+                sa.select(g.c.id, g.c.status, g.c.revisions, g.c.last_seen).where(
+                    g.c.signature == report.signature
+                )
+            ).first()
+            if row is None:
+                gid = self._create(report, revision)
+                self._seen[report.signature] = _Seen(gid, "new", [revision] if revision else [], self.now)
+                return gid, Outcome.NEW_GROUP
+            seen = _Seen(int(row.id), str(row.status), list(row.revisions or []), as_utc(row.last_seen))
+            self._seen[report.signature] = seen
+        seen.count_add += 1
+        if revision and revision not in seen.revisions:
+            seen.revisions = (seen.revisions + [revision])[-MAX_REVISIONS:]
+            seen.revisions_changed = True
+        if seen.status != "fixed":
+            return seen.id, Outcome.KNOWN_GROUP
+        seen.status = "regressed"
+        seen.status_changed = f"seen again after the fix (revision {revision or 'unknown'})"
+        record_event(
+            self.conn,
+            "group",
+            seen.id,
+            "regressed",
+            from_state="fixed",
+            to_state="regressed",
+            detail={"revision": revision},
+        )
+        enqueue(self.conn, Stage.ANALYSE.value, group_id=seen.id, payload={"reason": Outcome.REGRESSED.value})
+        return seen.id, Outcome.REGRESSED
+
+    def flush(self) -> None:
+        """Write what ``attach`` counted; call once, inside the transaction, before commit."""
+        g = schema.crash_groups
+        for seen in self._seen.values():
+            if not (seen.count_add or seen.revisions_changed or seen.status_changed):
+                continue
+            values: dict[str, Any] = {"count": g.c.count + seen.count_add, "updated_at": self.now}
+            if seen.last_seen < self.now:
+                values["last_seen"] = self.now
+            if seen.revisions_changed:
+                values["revisions"] = seen.revisions
+            if seen.status_changed:
+                values["status"] = "regressed"
+                values["status_reason"] = seen.status_changed
+            self.conn.execute(sa.update(g).where(g.c.id == seen.id).values(**values))
+            seen.count_add, seen.revisions_changed, seen.status_changed = 0, False, None
+            seen.last_seen = max(seen.last_seen, self.now)
+
+    def _create(self, report: CrashReport, revision: str | None) -> int:
+        g = schema.crash_groups
         gid = inserted_id(
-            conn.execute(
+            self.conn.execute(
                 sa.insert(g).values(
                     signature=report.signature,
                     status="new",
                     crash_kind=report.crash_kind or report.exception_code,
                     title=group_title(report),
                     count=1,
-                    first_seen=now,
-                    last_seen=now,
+                    first_seen=self.now,
+                    last_seen=self.now,
                     revisions=[revision] if revision else [],
-                    updated_at=now,
+                    updated_at=self.now,
                 )
             )
         )
-        record_event(conn, "group", gid, "created", to_state="new", detail={"signature": report.signature})
-        enqueue(conn, Stage.ANALYSE.value, group_id=gid, payload={"reason": Outcome.NEW_GROUP.value})
-        return int(gid), Outcome.NEW_GROUP
-
-    gid, status = int(row.id), str(row.status)
-    values: dict[str, Any] = {"count": g.c.count + 1, "updated_at": now}
-    if as_utc(row.last_seen) < now:
-        values["last_seen"] = now
-    revisions = list(row.revisions or [])
-    if revision and revision not in revisions:
-        values["revisions"] = (revisions + [revision])[-MAX_REVISIONS:]
-    outcome = Outcome.KNOWN_GROUP
-    if status == "fixed":
-        values["status"] = "regressed"
-        values["status_reason"] = f"seen again after the fix (revision {revision or 'unknown'})"
-        outcome = Outcome.REGRESSED
-    conn.execute(sa.update(g).where(g.c.id == gid).values(**values))
-    if outcome is Outcome.REGRESSED:
         record_event(
-            conn,
-            "group",
-            gid,
-            "regressed",
-            from_state=status,
-            to_state="regressed",
-            detail={"revision": revision},
+            self.conn, "group", gid, "created", to_state="new", detail={"signature": report.signature}
         )
-        enqueue(conn, Stage.ANALYSE.value, group_id=gid, payload={"reason": Outcome.REGRESSED.value})
-    return gid, outcome
+        enqueue(self.conn, Stage.ANALYSE.value, group_id=gid, payload={"reason": Outcome.NEW_GROUP.value})
+        return gid
 
 
 def record_event(
@@ -111,6 +170,32 @@ def record_event(
 def enqueue(conn: Connection, stage: str, *, group_id: int, payload: dict[str, Any]) -> None:
     """Queue a job in the caller's transaction (the INGEST -> ANALYSE edge)."""
     queue.enqueue(conn, stage, group_id=group_id, payload=payload, actor=ACTOR)
+
+
+def report_event(
+    entity_id: int,
+    kind: str,
+    *,
+    to_state: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An events row of the ``ingest`` actor, for one ``executemany`` insert of many."""
+    return {
+        "at": datetime.now(UTC),
+        "entity": "report",
+        "entity_id": entity_id,
+        "kind": kind,
+        "from_state": None,
+        "to_state": to_state,
+        "actor": ACTOR,
+        "detail": detail,
+    }
+
+
+def record_events(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert the events rows built by ``report_event`` with one statement."""
+    if rows:
+        conn.execute(schema.events.insert(), rows)
 
 
 def inserted_id(result: sa.CursorResult[Any]) -> int:

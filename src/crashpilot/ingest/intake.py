@@ -1,41 +1,43 @@
 """Take one input (bytes or a file) into the store: once, parsed and grouped, or quarantined.
 
-The raw bytes are stored by sha256 first (never deleted). The same content twice is one report:
-the second time only records a ``seen_again`` event. Empty, binary, over-size and unparseable
-inputs become a ``quarantined`` crash_reports row with a one-line reason. A file holding several
-reports gives one row per report: the first row carries the file's sha256, the others
+The raw bytes are stored by sha256 first (never deleted), and are durable before the row that
+names them commits. The same content twice is one report: the second time only records a
+``seen_again`` event. Empty, binary, over-size and unparseable inputs become a ``quarantined``
+crash_reports row with a one-line reason. A dump (minidump, core file) is symbolized
+(``crashpilot.ingest.dumps``) and grouped like a text report. A file holding several reports gives
+one row per report: the first row carries the file's sha256, the others
 ``sha256(file_sha + "#<part>")``; every row's ``parsed`` JSON names the blob and its part.
-Everything for one file happens in one transaction.
+Everything for one file happens in one transaction (``crashpilot.ingest.batch`` stores many files
+in one).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from crashpilot.flow import Outcome
 from crashpilot.formats import parse_bytes
-from crashpilot.formats.text import looks_binary
-from crashpilot.ingest.grouping import attach, inserted_id, record_event
+from crashpilot.ingest.dumps import DEFAULT_SYMBOLS, SymbolOptions
+from crashpilot.ingest.grouping import GroupCache, record_event, record_events, report_event
 from crashpilot.ingest.limits import DEFAULT_LIMITS, Kind, Limits, sniff_kind
-from crashpilot.models import CrashReport
+from crashpilot.ingest.plan import HEAD, IngestOptions, ParseFn, Row, plan_dump, plan_text, too_large
 from crashpilot.store import schema
 from crashpilot.store.blobs import BlobStore, sha256_bytes
 from crashpilot.store.db import write_transaction
 
 log = logging.getLogger(__name__)
 
-ParseFn = Callable[..., list[CrashReport]]
-HEAD = 8192
+__all__ = ["IngestOptions", "IngestResult", "ParseFn", "ingest_bytes", "ingest_file", "part_sha"]
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,15 @@ class IngestResult:
 
 
 @dataclass(frozen=True)
-class _Row:
-    """One crash_reports row to write: a parsed report, or a quarantine with its reason."""
+class Planned:
+    """One input, its bytes stored, its rows decided: ready to be written."""
 
-    format: str | None
-    report: CrashReport | None = None
-    reason: str | None = None
-    revision: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    sha: str
+    size: int
+    source: str
+    filename: str | None
+    rows: list[Row]
+    companion_sha256: str | None = None
 
 
 def ingest_bytes(
@@ -78,6 +81,7 @@ def ingest_bytes(
     filename: str | None = None,
     companion_sha256: str | None = None,
     parse: ParseFn = parse_bytes,
+    symbols: SymbolOptions = DEFAULT_SYMBOLS,
 ) -> IngestResult:
     """Store ``data`` once, then parse and group it or quarantine it (see the module doc)."""
     sha = sha256_bytes(data)
@@ -86,8 +90,10 @@ def ingest_bytes(
         return _seen_again(engine, sha, len(data), source, existing)
     blobs.put(data)
     kind = kind or sniff_kind(data[:HEAD], filename)
-    rows = _plan(data, kind, limits, repo, in_app_paths, filename, parse)
-    return _store(engine, sha, len(data), source, filename, rows, companion_sha256)
+    options = IngestOptions(limits, repo, tuple(in_app_paths), parse, symbols)
+    companion = blobs.path(companion_sha256) if companion_sha256 else None
+    rows = plan_text(data, kind, options, filename, dump_path=blobs.path(sha), companion=companion)
+    return _store(engine, Planned(sha, len(data), source, filename, rows, companion_sha256))
 
 
 def ingest_file(
@@ -102,6 +108,7 @@ def ingest_file(
     in_app_paths: Sequence[str] = (),
     companion: str | Path | None = None,
     parse: ParseFn = parse_bytes,
+    symbols: SymbolOptions = DEFAULT_SYMBOLS,
 ) -> IngestResult:
     """Ingest the file at ``path``. Dumps and over-size files are streamed, never read whole.
 
@@ -116,11 +123,10 @@ def ingest_file(
         head = fh.read(HEAD)
     kind = kind or sniff_kind(head, path.name)
     if kind == "text" and size <= limits.text_max_bytes:
-        data = path.read_bytes()
         return ingest_bytes(
             engine,
             blobs,
-            data,
+            path.read_bytes(),
             source=source,
             kind=kind,
             limits=limits,
@@ -129,16 +135,20 @@ def ingest_file(
             filename=path.name,
             companion_sha256=companion_sha,
             parse=parse,
+            symbols=symbols,
         )
     sha, size = blobs.put_file(path)
     existing = _existing(engine, sha)
     if existing is not None:
         return _seen_again(engine, sha, size, source, existing)
     if size > limits.max_bytes(kind):
-        rows = [_Row(format=None, reason=_too_large(size, kind, limits))]
-    else:
-        rows = [_dump_row(head)]
-    return _store(engine, sha, size, source, path.name, rows, companion_sha)
+        rows = [Row(format=None, reason=too_large(size, kind, limits))]
+    elif kind == "dump":
+        options = IngestOptions(limits, repo, tuple(in_app_paths), parse, symbols)
+        rows = plan_dump(blobs.path(sha), path.name, options, head=head)
+    else:  # pragma: no cover - a text within the limit was read above
+        rows = [Row(format=None, reason="unreadable input")]
+    return _store(engine, Planned(sha, size, source, path.name, rows, companion_sha))
 
 
 def part_sha(sha: str, part: int) -> str:
@@ -146,95 +156,29 @@ def part_sha(sha: str, part: int) -> str:
     return sha if part == 0 else hashlib.sha256(f"{sha}#{part}".encode()).hexdigest()
 
 
-# -- deciding -----------------------------------------------------------------------------------
-
-
-def _too_large(size: int, kind: Kind, limits: Limits) -> str:
-    return f"too large: {size} bytes is over the {kind} limit of {limits.max_bytes(kind)} bytes"
-
-
-def _dump_row(head: bytes) -> _Row:
-    if head.startswith(b"\x7fELF"):
-        return _Row(format="core", reason="core file: needs gdb and the matching binary (not symbolized yet)")
-    return _Row(format="minidump", reason="minidump: needs a stackwalker (not symbolized yet)")
-
-
-def _plan(
-    data: bytes,
-    kind: Kind,
-    limits: Limits,
-    repo: str | Path | None,
-    in_app_paths: Sequence[str],
-    filename: str | None,
-    parse: ParseFn,
-) -> list[_Row]:
-    if not data.strip():
-        return [_Row(format=None, reason="empty input")]
-    if len(data) > limits.max_bytes(kind):
-        return [_Row(format=None, reason=_too_large(len(data), kind, limits))]
-    if kind == "dump":
-        return [_dump_row(data[:HEAD])]
-    if looks_binary(data):
-        return [_Row(format=None, reason="binary data, not a crash text")]
-    try:
-        reports = parse(data, repo=repo, in_app_paths=in_app_paths)
-    except Exception as exc:  # a parser bug must never stop intake: quarantine and go on
-        log.exception("parser failed on %s", filename or "input")
-        return [_Row(format=None, reason=_one_line(f"parser error: {exc!r}"))]
-    if not reports:
-        return [_Row(format=None, reason="no crash report found")]
-    name_rev, dirty = _revision_from_filename(filename)
-    rows = []
-    for report in reports:
-        if _unusable(report):
-            rows.append(
-                _Row(format=report.format, report=report, reason=_one_line(report.error or "unparseable"))
-            )
-            continue
-        revision = report.revision or name_rev
-        extra = {"revision_dirty": True} if (dirty and not report.revision) else {}
-        rows.append(_Row(format=report.format, report=report, revision=revision, extra=extra))
-    return rows
-
-
-def _unusable(report: CrashReport) -> bool:
-    return (report.format == "other" and report.error is not None) or not report.signature
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())[:500]
-
-
-def _revision_from_filename(filename: str | None) -> tuple[str | None, bool]:
-    if not filename:
-        return None, False
-    try:
-        from crashpilot.formats.wheaty import revision_from_filename
-    except ImportError:
-        return None, False
-    try:
-        return revision_from_filename(filename)
-    except Exception:
-        log.exception("revision_from_filename failed")
-        return None, False
-
-
 # -- storing ------------------------------------------------------------------------------------
 
 
-def _existing(engine: Engine, sha: str) -> tuple[int, str, int | None] | None:
+def existing_reports(conn: Connection, shas: Sequence[str]) -> dict[str, tuple[int, str, int | None]]:
+    """sha256 -> (report id, status, group id) of the reports already stored."""
     r = schema.crash_reports
+    found: dict[str, tuple[int, str, int | None]] = {}
+    unique = list(dict.fromkeys(shas))
+    for i in range(0, len(unique), 500):
+        chunk = unique[i : i + 500]
+        query = sa.select(r.c.sha256, r.c.id, r.c.status, r.c.group_id).where(r.c.sha256.in_(chunk))
+        for row in conn.execute(query):
+            found[row.sha256] = (int(row.id), str(row.status), row.group_id)
+    return found
+
+
+def _existing(engine: Engine, sha: str) -> tuple[int, str, int | None] | None:
     with engine.connect() as conn:
-        row = conn.execute(sa.select(r.c.id, r.c.status, r.c.group_id).where(r.c.sha256 == sha)).first()
-    return None if row is None else (int(row.id), str(row.status), row.group_id)
+        return existing_reports(conn, [sha]).get(sha)
 
 
-def _seen_again(
-    engine: Engine, sha: str, size: int, source: str, existing: tuple[int, str, int | None]
-) -> IngestResult:
+def duplicate_result(sha: str, size: int, source: str, existing: tuple[int, str, int | None]) -> IngestResult:
     rid, status, gid = existing
-    with write_transaction(engine) as conn:
-        record_event(conn, "report", rid, "seen_again", detail={"source": source})
     return IngestResult(
         sha256=sha,
         size=size,
@@ -246,92 +190,100 @@ def _seen_again(
     )
 
 
-def _store(
-    engine: Engine,
-    sha: str,
-    size: int,
-    source: str,
-    filename: str | None,
-    rows: list[_Row],
-    companion_sha256: str | None,
+def _seen_again(
+    engine: Engine, sha: str, size: int, source: str, existing: tuple[int, str, int | None]
 ) -> IngestResult:
+    with write_transaction(engine) as conn:
+        record_event(conn, "report", existing[0], "seen_again", detail={"source": source})
+    return duplicate_result(sha, size, source, existing)
+
+
+def _store(engine: Engine, item: Planned) -> IngestResult:
     for attempt in range(3):
         try:
-            return _store_once(engine, sha, size, source, filename, rows, companion_sha256)
+            with write_transaction(engine) as conn:
+                (result,) = write_planned(conn, [item])
+            log_quarantined(result)
+            return result
         except IntegrityError:
             # Another process stored the same file or created the same group meanwhile.
             if attempt == 2:
                 raise
-            existing = _existing(engine, sha)
+            existing = _existing(engine, item.sha)
             if existing is not None:
-                return _seen_again(engine, sha, size, source, existing)
+                return _seen_again(engine, item.sha, item.size, item.source, existing)
     raise AssertionError("unreachable")
 
 
-def _store_once(
-    engine: Engine,
-    sha: str,
-    size: int,
-    source: str,
-    filename: str | None,
-    rows: list[_Row],
-    companion_sha256: str | None,
-) -> IngestResult:
+def log_quarantined(result: IngestResult) -> None:
+    if result.reason:
+        log.info("quarantined %s: %s", result.source, result.reason, extra={"report": result.report_ids[0]})
+
+
+def write_planned(conn: Connection, items: Sequence[Planned]) -> list[IngestResult]:
+    """Write the rows of ``items`` in the caller's transaction: groups read and updated once per
+    signature, one multi-row insert of reports, one of events."""
     now = datetime.now(UTC)
     r = schema.crash_reports
-    report_ids: list[int] = []
-    group_ids: list[int] = []
-    outcomes: list[Outcome] = []
-    reasons = [row.reason for row in rows if row.reason]
-    with write_transaction(engine) as conn:
-        for part, row in enumerate(rows):
-            parsed: dict[str, Any] | None = None
-            if row.report is not None:
-                parsed = row.report.to_json()
-            meta = {"blob_sha256": sha, "part": part, "parts": len(rows), "filename": filename, **row.extra}
-            parsed = {**(parsed or {}), **meta}
-            status = "quarantined" if row.reason else "grouped"
-            gid: int | None = None
-            if row.reason is None and row.report is not None:
-                gid, outcome = attach(conn, row.report, row.revision, now)
-                group_ids.append(gid)
-                outcomes.append(outcome)
-            rid = inserted_id(
-                conn.execute(
-                    sa.insert(r).values(
-                        sha256=part_sha(sha, part),
-                        size=size,
-                        source=source,
-                        received_at=now,
-                        format=row.format,
-                        crash_kind=row.report.crash_kind if row.report else None,
-                        signature=row.report.signature if (row.report and gid is not None) else None,
-                        revision=row.revision,
-                        parsed=parsed,
-                        status=status,
-                        reason=row.reason,
-                        group_id=gid,
-                        companion_sha256=companion_sha256,
-                    )
-                )
+    groups = GroupCache(conn, now)
+    values: list[dict[str, Any]] = []
+    attached: list[tuple[int | None, Outcome | None]] = []
+    for item in items:
+        for part, row in enumerate(item.rows):
+            gid, outcome = groups.attach(row.report, row.revision) if row.grouped else (None, None)  # type: ignore[arg-type]
+            attached.append((gid, outcome))
+            meta = {"blob_sha256": item.sha, "part": part, "parts": len(item.rows), "filename": item.filename}
+            parsed = {**(row.report.to_json() if row.report else {}), **meta, **row.extra}
+            values.append(
+                {
+                    "sha256": part_sha(item.sha, part),
+                    "size": item.size,
+                    "source": item.source,
+                    "received_at": now,
+                    "format": row.format,
+                    "crash_kind": row.report.crash_kind if row.report else None,
+                    "signature": row.report.signature if (row.report and gid is not None) else None,
+                    "revision": row.revision,
+                    "parsed": parsed,
+                    "status": "grouped" if gid is not None else "quarantined",
+                    "reason": row.reason,
+                    "group_id": gid,
+                    "companion_sha256": item.companion_sha256,
+                }
             )
-            report_ids.append(int(rid))
-            detail: dict[str, Any] = {"source": source}
-            if gid is not None:
-                detail["group"] = gid
-            if row.reason:
-                detail["reason"] = row.reason
-            record_event(conn, "report", int(rid), "ingested", to_state=status, detail=detail)
-    if reasons:
-        log.info("quarantined %s: %s", source, reasons[0], extra={"report": report_ids[0]})
-    return IngestResult(
-        sha256=sha,
-        size=size,
-        source=source,
-        quarantined=not group_ids,
-        reason=reasons[0] if reasons else None,
-        report_ids=tuple(report_ids),
-        group_ids=tuple(group_ids),
-        outcomes=tuple(outcomes),
-        formats=tuple(row.format or "" for row in rows),
-    )
+    groups.flush()
+    ids = [
+        int(i)
+        for i in conn.execute(sa.insert(r).returning(r.c.id, sort_by_parameter_order=True), values).scalars()
+    ]
+    events = []
+    for rid, row_values in zip(ids, values, strict=True):
+        detail: dict[str, Any] = {"source": row_values["source"]}
+        if row_values["group_id"] is not None:
+            detail["group"] = row_values["group_id"]
+        if row_values["reason"]:
+            detail["reason"] = row_values["reason"]
+        events.append(report_event(rid, "ingested", to_state=row_values["status"], detail=detail))
+    record_events(conn, events)
+    results, at = [], 0
+    for item in items:
+        n = len(item.rows)
+        mine = attached[at : at + n]
+        report_ids = tuple(ids[at : at + n])
+        at += n
+        group_ids = tuple(g for g, _ in mine if g is not None)
+        reasons = [row.reason for row in item.rows if row.reason]
+        results.append(
+            IngestResult(
+                sha256=item.sha,
+                size=item.size,
+                source=item.source,
+                quarantined=not group_ids,
+                reason=reasons[0] if reasons else None,
+                report_ids=report_ids,
+                group_ids=group_ids,
+                outcomes=tuple(o for _, o in mine if o is not None),
+                formats=tuple(row.format or "" for row in item.rows),
+            )
+        )
+    return results

@@ -25,6 +25,8 @@ from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
 from crashpilot.formats import parse_bytes
+from crashpilot.ingest.batch import ingest_batch
+from crashpilot.ingest.dumps import DEFAULT_SYMBOLS, SymbolOptions
 from crashpilot.ingest.files import (
     IngestOptions,
     ingest_one,
@@ -83,11 +85,12 @@ class Watcher:
         repo: str | Path | None = None,
         in_app_paths: Sequence[str] = (),
         parse: ParseFn = parse_bytes,
+        symbols: SymbolOptions = DEFAULT_SYMBOLS,
     ) -> None:
         """``folders``: WatchFolder items, or (path, glob) pairs that use ``recursive``; a glob
         may list several patterns separated by commas ("*.txt,*.dmp")."""
         self.engine, self.blobs = engine, blobs
-        self.options = IngestOptions(limits, repo, tuple(in_app_paths), parse)
+        self.options = IngestOptions(limits, repo, tuple(in_app_paths), parse, symbols)
         self.folders = [_folder(f, recursive) for f in folders]
         self.settle, self.poll, self.poll_interval = settle_seconds, poll, poll_interval
         self.dump_grace, self.open_timeout = dump_grace, open_timeout
@@ -237,8 +240,38 @@ class Watcher:
                     return
                 batch = list(self._ready)
                 self._ready.clear()
-            for path in batch:
+            if len(batch) > 1:
+                self._take_many(batch)  # several pending: one sync and one transaction
+            else:
+                for path in batch:
+                    self._take(path)
+
+    def _take_many(self, paths: list[Path]) -> None:
+        """Ingest several files as one batch; a file that fails alone is quarantined alone."""
+        with self._cond:
+            for path in paths:
+                if path.suffix.lower() == ".txt":
+                    self._dumps.pop(path.with_suffix(".dmp"), None)
+        try:
+            taken = ingest_batch(self.engine, self.blobs, list(dict.fromkeys(paths)), self.options, track=True)
+        except Exception:
+            log.exception("batch intake failed; taking %d files one by one", len(paths))
+            for path in paths:
                 self._take(path)
+            return
+        for t in taken:
+            result = t.result
+            if isinstance(t.error, FileNotFoundError):
+                log.info("%s disappeared before it was read", t.path)
+                continue
+            if t.error is not None:
+                log.error("intake failed on %s: %s", t.path, t.error)
+                result = self._quarantine(t.path, f"intake error: {type(t.error).__name__}: {t.error}")
+            if result is not None and self.on_ingested is not None:
+                try:
+                    self.on_ingested(result)
+                except Exception:
+                    log.exception("on_ingested callback failed for %s", t.path)
 
     def _wait_time(self) -> float | None:
         """Seconds until the next check is due; None (sleep until notified) when idle."""

@@ -2,6 +2,11 @@
 
 Writes go to a temporary file in the same folder, are fsynced, then renamed into place, so a
 crash mid-write never leaves a truncated blob under a valid name. Blobs are never deleted here.
+
+Many blobs at once (``BlobStore.batch()``) skip the per-file fsync: the temporary files are
+written, made durable with ONE file-system sync (``syncfs`` on Linux, else an fsync per file),
+renamed into place, and the renames made durable with a second sync. Until ``sync()`` returns,
+none of the batch's blobs is under its final name, so the guarantee is the same as for ``put``.
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ import hashlib
 import logging
 import os
 import re
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -84,6 +91,10 @@ class BlobStore:
             raise
         return sha, size
 
+    def batch(self) -> BlobBatch:
+        """A batch of writes made durable together by ``BlobBatch.sync()``."""
+        return BlobBatch(self)
+
     def open(self, sha: str) -> BinaryIO:
         """The blob for reading (binary). Raises CrashpilotError when it is missing."""
         try:
@@ -99,7 +110,8 @@ class BlobStore:
 
     def _tmp_file(self) -> Path:
         tmp_dir = self.root / "tmp"
-        tmp_dir.mkdir(exist_ok=True)
+        if not tmp_dir.is_dir():
+            tmp_dir.mkdir(exist_ok=True)
         fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="blob-")
         os.close(fd)
         return Path(name)
@@ -108,6 +120,127 @@ class BlobStore:
         target.parent.mkdir(exist_ok=True)
         os.replace(tmp, target)
         _fsync_dir(target.parent)
+
+
+class BlobBatch:
+    """Blobs written without a per-file fsync; ``sync()`` makes them all durable and visible.
+
+    ``put`` / ``put_file`` return the sha256 at once; the blob is readable under its name only
+    after ``sync()``. A batch that is dropped without ``sync()`` leaves temporary files only
+    (``discard()`` removes them).
+    """
+
+    def __init__(self, store: BlobStore) -> None:
+        self.store = store
+        self._pending: dict[str, Path] = {}  # sha -> temporary file, not yet durable
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def put(self, data: bytes) -> str:
+        sha = sha256_bytes(data)
+        if sha in self._pending or self.store.path(sha).is_file():
+            return sha
+        tmp = self.store._tmp_file()
+        try:
+            with open(tmp, "wb") as out:
+                out.write(data)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        self._pending[sha] = tmp
+        return sha
+
+    def put_file(self, source: str | Path) -> tuple[str, int]:
+        digest = hashlib.sha256()
+        size = 0
+        tmp = self.store._tmp_file()
+        try:
+            with open(source, "rb") as src, open(tmp, "wb") as out:
+                while chunk := src.read(CHUNK):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    size += len(chunk)
+        except BaseException:
+            _unlink_quietly(tmp)
+            raise
+        sha = digest.hexdigest()
+        if sha in self._pending or self.store.path(sha).is_file():
+            _unlink_quietly(tmp)
+        else:
+            self._pending[sha] = tmp
+        return sha, size
+
+    def sync(self) -> None:
+        """Make every blob of the batch durable under its final name (two syncs in all)."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, {}
+        try:
+            _sync_files(self.store.root, list(pending.values()))
+            folders = set()
+            for sha, tmp in pending.items():
+                target = self.store.path(sha)
+                target.parent.mkdir(exist_ok=True)
+                os.replace(tmp, target)
+                folders.add(target.parent)
+            _sync_folders(self.store.root, sorted(folders))
+        except BaseException:
+            for tmp in pending.values():
+                _unlink_quietly(tmp)
+            raise
+
+    def discard(self) -> None:
+        for tmp in self._pending.values():
+            _unlink_quietly(tmp)
+        self._pending.clear()
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int]
+    fn.restype = ctypes.c_int
+    return fn  # type: ignore[no-any-return]
+
+
+_SYNCFS = _load_syncfs()
+
+
+def _syncfs(root: Path) -> bool:
+    """One sync of the whole file system holding ``root`` (Linux); False when unavailable."""
+    if _SYNCFS is None:
+        return False
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        return _SYNCFS(fd) == 0
+    finally:
+        os.close(fd)
+
+
+def _sync_files(root: Path, files: list[Path]) -> None:
+    if _syncfs(root):
+        return
+    for path in files:
+        fd = os.open(path, os.O_RDWR)  # Windows flushes only a file open for writing
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _sync_folders(root: Path, folders: list[Path]) -> None:
+    if _syncfs(root):
+        return
+    for folder in folders:
+        _fsync_dir(folder)
 
 
 def _fsync_dir(folder: Path) -> None:
