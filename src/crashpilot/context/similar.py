@@ -49,6 +49,6 @@ def rank_similar(
         if not shared:
             continue
         score = len(shared) / len(set(mine) | theirs)
-        ranked.append(SimilarGroup(str(group_id), signature, round(score, 3), shared))
+        ranked.append(SimilarGroup(str(group_id), signature, score, shared))
     ranked.sort(key=lambda g: (-g.score, -len(g.shared), g.group_id))
     return ranked[:top]
