@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -86,6 +86,13 @@ def _parser(language: str) -> Any | None:
         return None
 
 
+@lru_cache(maxsize=8)
+def _tree(language: str, source: str) -> Any | None:
+    """The syntax tree of ``source`` (cached: several frames often sit in one file)."""
+    parser = _parser(language)
+    return None if parser is None else parser.parse(source.encode("utf-8", "replace"))
+
+
 def _text(node: Any) -> str:
     return " ".join(bytes(node.text).decode("utf-8", "replace").split())
 
@@ -124,16 +131,14 @@ def find_function(source: str, line: int, language: str | None = "cpp") -> Funct
     """The function enclosing 1-based ``line`` of ``source``, or None (no function there, or no parser)."""
     if language is None or line < 1:
         return None
-    parser = _parser("c" if language == "c" else "cpp")
-    if parser is None:
-        return None
-    data = source.encode("utf-8", "replace")
     lines = source.splitlines()
     if line > len(lines):
         return None
+    tree = _tree("c" if language == "c" else "cpp", source)
+    if tree is None:
+        return None
     text = lines[line - 1]
     column = len(text[: len(text) - len(text.lstrip())].encode("utf-8"))
-    tree = parser.parse(data)
     node = tree.root_node.descendant_for_point_range((line - 1, column), (line - 1, column))
     in_lambda = False
     while node is not None and node.type != "function_definition":
