@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+_LINE_CHARS = str.maketrans("", "", "\n\r\t")
 
 
 def decode(data: bytes) -> str:
@@ -51,5 +52,7 @@ def looks_binary(data: bytes) -> bool:
         if b"\x00" in head:
             return True
         text = head.decode("utf-8", errors="replace")
+    if text.translate(_LINE_CHARS).isprintable():
+        return False  # fast path: every character is printable or a line/tab character
     printable = sum(1 for c in text if c.isprintable() or c in "\n\r\t")
     return printable < 0.9 * max(len(text), 1)

@@ -74,13 +74,14 @@ def ingest_batch(
     With ``track``, files unchanged since the ``watched_files`` ledger saw them are skipped
     (result None) and the ledger is updated in the same transaction as the reports.
     """
-    from crashpilot.ingest.files import dump_companion, ingest_one
+    from crashpilot.ingest.files import ingest_one
 
     known = _ledger(engine, paths) if track else {}
     texts: list[_File] = []
     single: list[Path] = []
     skipped: list[Path] = []
     errors: dict[Path, Exception] = {}
+    listings: dict[Path, set[str]] = {}
     for path in paths:
         try:
             st = path.stat()
@@ -94,7 +95,7 @@ def ingest_batch(
             if sniff_kind(data[:HEAD], path.name) != "text":
                 single.append(path)
                 continue
-            texts.append(_File(path, st, data, sha256_bytes(data), dump_companion(path)))
+            texts.append(_File(path, st, data, sha256_bytes(data), _companion(path, listings)))
         except OSError as exc:
             errors[path] = exc
     done: dict[Path, Taken] = {p: Taken(p, None) for p in skipped}
@@ -128,7 +129,7 @@ def _together(
             if f.sha in existing or f.sha in fresh:
                 continue
             fresh[f.sha] = f
-            batch.put(f.data)
+            batch.put(f.data, f.sha)
             rows = plan_text(f.data, "text", options, f.path.name, companion=f.companion)
             planned.append(Planned(f.sha, len(f.data), str(f.path), f.path.name, rows, f.companion_sha))
         batch.sync()  # the bytes are durable before any row that names them commits
@@ -161,6 +162,24 @@ def _together(
         if taken.result is not None and not taken.result.duplicate:
             log_quarantined(taken.result)
     return out
+
+
+def _companion(path: Path, listings: dict[Path, set[str]]) -> Path | None:
+    """The ``.dmp`` beside a ``.txt`` (as ``files.dump_companion``), from one listing per folder."""
+    if path.suffix.lower() != ".txt":
+        return None
+    names = listings.get(path.parent)
+    if names is None:
+        try:
+            names = set(os.listdir(path.parent))
+        except OSError:
+            names = set()
+        listings[path.parent] = names
+    for suffix in (".dmp", ".DMP"):
+        candidate = path.with_suffix(suffix)
+        if candidate.name in names and candidate.is_file():
+            return candidate
+    return None
 
 
 def _ledger(engine: Engine, paths: Sequence[Path]) -> dict[str, tuple[int, int]]:

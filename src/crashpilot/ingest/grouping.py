@@ -44,74 +44,134 @@ def group_title(report: CrashReport) -> str:
 def attach(conn: Connection, report: CrashReport, revision: str | None, now: datetime) -> tuple[int, Outcome]:
     """The group id for ``report`` and what happened: NEW_GROUP, KNOWN_GROUP or REGRESSED."""
     groups = GroupCache(conn, now)
-    found = groups.attach(report, revision)
+    seen, outcome = groups.attach(report, revision)
     groups.flush()
-    return found
+    return seen.gid, outcome
 
 
 @dataclass
-class _Seen:
-    """A group touched in this transaction, and what is still to be written to its row."""
+class Seen:
+    """A group touched in this transaction, and what is still to be written to its row.
 
-    id: int
+    ``id`` is None for a group created in this transaction until ``GroupCache.flush``."""
+
+    id: int | None
     status: str
     revisions: list[str]
     last_seen: datetime
     count_add: int = 0
     revisions_changed: bool = False
     status_changed: str | None = None  # the status_reason of a regression
+    created: dict[str, Any] | None = None  # the crash_groups row to insert
+
+    @property
+    def gid(self) -> int:
+        if self.id is None:
+            raise RuntimeError("group id asked before GroupCache.flush()")
+        return self.id
+
+
+_SELECT_COLUMNS = (
+    schema.crash_groups.c.signature,
+    schema.crash_groups.c.id,
+    schema.crash_groups.c.status,
+    schema.crash_groups.c.revisions,
+    schema.crash_groups.c.last_seen,
+)
 
 
 class GroupCache:
-    """Groups by signature for one transaction: each group is read once and updated once.
+    """Groups by signature for one transaction: each group is read once and written once.
 
     ``attach`` gives the same answers, report after report, as one transaction per report
-    would; ``flush`` (before commit) writes each touched group's count, last_seen, revisions and
-    status in one UPDATE.
+    would. ``prefetch`` reads many groups with one query. ``flush`` (before commit) inserts the
+    new groups with one statement (their ``created`` events with another, then one ANALYSE job
+    each) and writes each known group's count, last_seen, revisions and status in one UPDATE.
     """
 
     def __init__(self, conn: Connection, now: datetime) -> None:
         self.conn, self.now = conn, now
-        self._seen: dict[str, _Seen] = {}
+        self._seen: dict[str, Seen] = {}
+        self._looked_up: set[str] = set()
 
-    def attach(self, report: CrashReport, revision: str | None) -> tuple[int, Outcome]:
+    def prefetch(self, signatures: list[str]) -> None:
         g = schema.crash_groups
-        seen = self._seen.get(report.signature)
+        wanted = [s for s in dict.fromkeys(signatures) if s not in self._seen and s not in self._looked_up]
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            self._looked_up.update(chunk)
+            for row in self.conn.execute(sa.select(*_SELECT_COLUMNS).where(g.c.signature.in_(chunk))):
+                self._remember(row)
+
+    def _remember(self, row: Any) -> Seen:
+        seen = Seen(int(row.id), str(row.status), list(row.revisions or []), as_utc(row.last_seen))
+        self._seen[str(row.signature)] = seen
+        return seen
+
+    def attach(self, report: CrashReport, revision: str | None) -> tuple[Seen, Outcome]:
+        """The group of ``report`` (its id is known after ``flush``) and what happened."""
+        g = schema.crash_groups
+        sig = report.signature
+        seen = self._seen.get(sig)
+        if seen is None and sig not in self._looked_up:
+            row = self.conn.execute(sa.select(*_SELECT_COLUMNS).where(g.c.signature == sig)).first()
+            self._looked_up.add(sig)
+            seen = self._remember(row) if row is not None else None
         if seen is None:
-            row = self.conn.execute(
-                sa.select(g.c.id, g.c.status, g.c.revisions, g.c.last_seen).where(
-                    g.c.signature == report.signature
-                )
-            ).first()
-            if row is None:
-                gid = self._create(report, revision)
-                self._seen[report.signature] = _Seen(gid, "new", [revision] if revision else [], self.now)
-                return gid, Outcome.NEW_GROUP
-            seen = _Seen(int(row.id), str(row.status), list(row.revisions or []), as_utc(row.last_seen))
-            self._seen[report.signature] = seen
+            seen = Seen(
+                None, "new", [revision] if revision else [], self.now, created=self._new_row(report, revision)
+            )
+            self._seen[sig] = seen
+            return seen, Outcome.NEW_GROUP
         seen.count_add += 1
         if revision and revision not in seen.revisions:
             seen.revisions = (seen.revisions + [revision])[-MAX_REVISIONS:]
             seen.revisions_changed = True
         if seen.status != "fixed":
-            return seen.id, Outcome.KNOWN_GROUP
+            return seen, Outcome.KNOWN_GROUP
         seen.status = "regressed"
         seen.status_changed = f"seen again after the fix (revision {revision or 'unknown'})"
         record_event(
             self.conn,
             "group",
-            seen.id,
+            seen.gid,
             "regressed",
             from_state="fixed",
             to_state="regressed",
             detail={"revision": revision},
         )
-        enqueue(self.conn, Stage.ANALYSE.value, group_id=seen.id, payload={"reason": Outcome.REGRESSED.value})
-        return seen.id, Outcome.REGRESSED
+        enqueue(
+            self.conn, Stage.ANALYSE.value, group_id=seen.gid, payload={"reason": Outcome.REGRESSED.value}
+        )
+        return seen, Outcome.REGRESSED
 
     def flush(self) -> None:
-        """Write what ``attach`` counted; call once, inside the transaction, before commit."""
+        """Write what ``attach`` found; call inside the transaction, before commit."""
         g = schema.crash_groups
+        new = [seen for seen in self._seen.values() if seen.created is not None]
+        if new:
+            rows = [seen.created for seen in new]
+            ids = self.conn.execute(
+                g.insert().returning(g.c.id, sort_by_parameter_order=True), rows
+            ).scalars()
+            for seen, gid in zip(new, ids, strict=True):
+                seen.id, seen.created = int(gid), None
+            self.conn.execute(
+                schema.events.insert(),
+                [
+                    _event(
+                        "group", seen.gid, "created", to_state="new", detail={"signature": row["signature"]}
+                    )
+                    for seen, row in zip(new, rows, strict=True)
+                ],
+            )
+            for seen in new:
+                enqueue(
+                    self.conn,
+                    Stage.ANALYSE.value,
+                    group_id=seen.gid,
+                    payload={"reason": Outcome.NEW_GROUP.value},
+                )
         for seen in self._seen.values():
             if not (seen.count_add or seen.revisions_changed or seen.status_changed):
                 continue
@@ -123,32 +183,22 @@ class GroupCache:
             if seen.status_changed:
                 values["status"] = "regressed"
                 values["status_reason"] = seen.status_changed
-            self.conn.execute(sa.update(g).where(g.c.id == seen.id).values(**values))
+            self.conn.execute(sa.update(g).where(g.c.id == seen.gid).values(**values))
             seen.count_add, seen.revisions_changed, seen.status_changed = 0, False, None
             seen.last_seen = max(seen.last_seen, self.now)
 
-    def _create(self, report: CrashReport, revision: str | None) -> int:
-        g = schema.crash_groups
-        gid = inserted_id(
-            self.conn.execute(
-                sa.insert(g).values(
-                    signature=report.signature,
-                    status="new",
-                    crash_kind=report.crash_kind or report.exception_code,
-                    title=group_title(report),
-                    count=1,
-                    first_seen=self.now,
-                    last_seen=self.now,
-                    revisions=[revision] if revision else [],
-                    updated_at=self.now,
-                )
-            )
-        )
-        record_event(
-            self.conn, "group", gid, "created", to_state="new", detail={"signature": report.signature}
-        )
-        enqueue(self.conn, Stage.ANALYSE.value, group_id=gid, payload={"reason": Outcome.NEW_GROUP.value})
-        return gid
+    def _new_row(self, report: CrashReport, revision: str | None) -> dict[str, Any]:
+        return {
+            "signature": report.signature,
+            "status": "new",
+            "crash_kind": report.crash_kind or report.exception_code,
+            "title": group_title(report),
+            "count": 1,
+            "first_seen": self.now,
+            "last_seen": self.now,
+            "revisions": [revision] if revision else [],
+            "updated_at": self.now,
+        }
 
 
 def record_event(
@@ -180,9 +230,20 @@ def report_event(
     detail: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """An events row of the ``ingest`` actor, for one ``executemany`` insert of many."""
+    return _event("report", entity_id, kind, to_state=to_state, detail=detail)
+
+
+def _event(
+    entity: str,
+    entity_id: int,
+    kind: str,
+    *,
+    to_state: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     return {
         "at": datetime.now(UTC),
-        "entity": "report",
+        "entity": entity,
         "entity_id": entity_id,
         "kind": kind,
         "from_state": None,

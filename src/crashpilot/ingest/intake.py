@@ -28,7 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from crashpilot.flow import Outcome
 from crashpilot.formats import parse_bytes
 from crashpilot.ingest.dumps import DEFAULT_SYMBOLS, SymbolOptions
-from crashpilot.ingest.grouping import GroupCache, record_event, record_events, report_event
+from crashpilot.ingest.grouping import GroupCache, Seen, record_event, record_events, report_event
 from crashpilot.ingest.limits import DEFAULT_LIMITS, Kind, Limits, sniff_kind
 from crashpilot.ingest.plan import HEAD, IngestOptions, ParseFn, Row, plan_dump, plan_text, too_large
 from crashpilot.store import schema
@@ -226,12 +226,15 @@ def write_planned(conn: Connection, items: Sequence[Planned]) -> list[IngestResu
     now = datetime.now(UTC)
     r = schema.crash_reports
     groups = GroupCache(conn, now)
+    groups.prefetch(
+        [row.report.signature for item in items for row in item.rows if row.report and row.grouped]
+    )
     values: list[dict[str, Any]] = []
-    attached: list[tuple[int | None, Outcome | None]] = []
+    attached: list[tuple[Seen | None, Outcome | None]] = []
     for item in items:
         for part, row in enumerate(item.rows):
-            gid, outcome = groups.attach(row.report, row.revision) if row.grouped else (None, None)  # type: ignore[arg-type]
-            attached.append((gid, outcome))
+            seen, outcome = groups.attach(row.report, row.revision) if row.grouped else (None, None)  # type: ignore[arg-type]
+            attached.append((seen, outcome))
             meta = {"blob_sha256": item.sha, "part": part, "parts": len(item.rows), "filename": item.filename}
             parsed = {**(row.report.to_json() if row.report else {}), **meta, **row.extra}
             values.append(
@@ -242,16 +245,18 @@ def write_planned(conn: Connection, items: Sequence[Planned]) -> list[IngestResu
                     "received_at": now,
                     "format": row.format,
                     "crash_kind": row.report.crash_kind if row.report else None,
-                    "signature": row.report.signature if (row.report and gid is not None) else None,
+                    "signature": row.report.signature if (row.report and seen is not None) else None,
                     "revision": row.revision,
                     "parsed": parsed,
-                    "status": "grouped" if gid is not None else "quarantined",
+                    "status": "grouped" if seen is not None else "quarantined",
                     "reason": row.reason,
-                    "group_id": gid,
+                    "group_id": None,
                     "companion_sha256": item.companion_sha256,
                 }
             )
-    groups.flush()
+    groups.flush()  # new groups get their ids here
+    for row_values, (seen, _) in zip(values, attached, strict=True):
+        row_values["group_id"] = seen.gid if seen is not None else None
     ids = [
         int(i)
         for i in conn.execute(sa.insert(r).returning(r.c.id, sort_by_parameter_order=True), values).scalars()
@@ -271,7 +276,7 @@ def write_planned(conn: Connection, items: Sequence[Planned]) -> list[IngestResu
         mine = attached[at : at + n]
         report_ids = tuple(ids[at : at + n])
         at += n
-        group_ids = tuple(g for g, _ in mine if g is not None)
+        group_ids = tuple(seen.gid for seen, _ in mine if seen is not None)
         reasons = [row.reason for row in item.rows if row.reason]
         results.append(
             IngestResult(

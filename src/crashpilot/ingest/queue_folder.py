@@ -52,7 +52,14 @@ def _safe_id(raw: str) -> str:
 class RequestQueue:
     """Reads ``<folder>/requests`` and writes ``<folder>/responses``."""
 
-    def __init__(self, folder: str | Path, engine: Engine, blobs: BlobStore, ingest: Callable[..., IngestResult] | None = None, **ingest_kwargs: Any) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        engine: Engine,
+        blobs: BlobStore,
+        ingest: Callable[..., IngestResult] | None = None,
+        **ingest_kwargs: Any,
+    ) -> None:
         self.folder = Path(folder)
         self.requests = self.folder / "requests"
         self.responses = self.folder / "responses"
@@ -68,7 +75,15 @@ class RequestQueue:
             for path in sorted(self.requests.glob(REQUEST_GLOB)):
                 rid = request_id_of(path)
                 try:
-                    results.append(self._ingest(self.engine, self.blobs, path, source=f"{SOURCE_PREFIX}{rid}", **self._ingest_kwargs))
+                    results.append(
+                        self._ingest(
+                            self.engine,
+                            self.blobs,
+                            path,
+                            source=f"{SOURCE_PREFIX}{rid}",
+                            **self._ingest_kwargs,
+                        )
+                    )
                 except OSError as exc:  # vanished or unreadable: try again next scan
                     log.warning("cannot read request %s: %s", path, exc)
         self.write_responses()
@@ -78,7 +93,17 @@ class RequestQueue:
         """The response object of every request crashpilot has taken in."""
         r, g = schema.crash_reports, schema.crash_groups
         query = (
-            sa.select(r.c.id, r.c.source, r.c.status, r.c.reason, r.c.signature, r.c.group_id, g.c.status.label("group_status"), g.c.branch, g.c.pr_url)
+            sa.select(
+                r.c.id,
+                r.c.source,
+                r.c.status,
+                r.c.reason,
+                r.c.signature,
+                r.c.group_id,
+                g.c.status.label("group_status"),
+                g.c.branch,
+                g.c.pr_url,
+            )
             .select_from(r.outerjoin(g, r.c.group_id == g.c.id))
             .where(r.c.source.like(f"{SOURCE_PREFIX}%"))
             .order_by(r.c.id)

@@ -253,7 +253,9 @@ class Watcher:
                 if path.suffix.lower() == ".txt":
                     self._dumps.pop(path.with_suffix(".dmp"), None)
         try:
-            taken = ingest_batch(self.engine, self.blobs, list(dict.fromkeys(paths)), self.options, track=True)
+            taken = ingest_batch(
+                self.engine, self.blobs, list(dict.fromkeys(paths)), self.options, track=True
+            )
         except Exception:
             log.exception("batch intake failed; taking %d files one by one", len(paths))
             for path in paths:

@@ -17,6 +17,7 @@ import os
 import re
 import sys
 import tempfile
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -39,6 +40,7 @@ class BlobStore:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self._tmp_ready = False  # blobs/tmp made by this object (it is never removed)
 
     def path(self, sha: str) -> Path:
         """Where the blob ``sha`` lives (whether or not it exists)."""
@@ -116,6 +118,14 @@ class BlobStore:
         os.close(fd)
         return Path(name)
 
+    def _tmp_name(self) -> Path:
+        """A new temporary file name (not created yet), unique across threads and processes."""
+        tmp_dir = self.root / "tmp"
+        if not self._tmp_ready:
+            tmp_dir.mkdir(exist_ok=True)
+            self._tmp_ready = True
+        return tmp_dir / f"blob-{os.getpid()}-{uuid.uuid4().hex}"
+
     def _commit(self, tmp: Path, target: Path) -> None:
         target.parent.mkdir(exist_ok=True)
         os.replace(tmp, target)
@@ -137,13 +147,14 @@ class BlobBatch:
     def __len__(self) -> int:
         return len(self._pending)
 
-    def put(self, data: bytes) -> str:
-        sha = sha256_bytes(data)
+    def put(self, data: bytes, sha: str | None = None) -> str:
+        """Write ``data`` (sha256 ``sha`` when the caller has it) to a temporary file; no fsync."""
+        sha = sha or sha256_bytes(data)
         if sha in self._pending or self.store.path(sha).is_file():
             return sha
-        tmp = self.store._tmp_file()
+        tmp = self.store._tmp_name()
         try:
-            with open(tmp, "wb") as out:
+            with open(tmp, "xb") as out:
                 out.write(data)
         except BaseException:
             _unlink_quietly(tmp)
@@ -178,12 +189,13 @@ class BlobBatch:
         pending, self._pending = self._pending, {}
         try:
             _sync_files(self.store.root, list(pending.values()))
-            folders = set()
+            folders: set[Path] = set()
             for sha, tmp in pending.items():
                 target = self.store.path(sha)
-                target.parent.mkdir(exist_ok=True)
+                if target.parent not in folders:
+                    target.parent.mkdir(exist_ok=True)
+                    folders.add(target.parent)
                 os.replace(tmp, target)
-                folders.add(target.parent)
             _sync_folders(self.store.root, sorted(folders))
         except BaseException:
             for tmp in pending.values():
