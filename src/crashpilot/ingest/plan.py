@@ -4,7 +4,7 @@ Nothing here touches the database: ``plan_text`` and ``plan_dump`` turn bytes (o
 disk) into ``Row`` objects that intake then stores in one transaction.
 
 A Wheaty ``.txt`` whose text has no usable stack (no function names) is read from its companion
-``.dmp`` instead when the dump gives a groupable report. A report without a revision of its own
+``.dmp`` instead when the symbolized dump names functions (else the text's report stays). A report without a revision of its own
 takes the one its file name carries (``<hash>[+]_worldserver.exe_[date].txt``; ``+`` sets
 ``extra["dirty_build"]``).
 """
@@ -101,7 +101,7 @@ def plan_text(
     if companion is not None and not any(r.grouped and has_usable_stack(r.report) for r in rows):  # type: ignore[arg-type]
         revision = next((r.revision for r in rows if r.revision), None)
         from_dump = plan_dump(companion, filename, options, revision=revision)
-        if any(r.grouped for r in from_dump):
+        if any(r.grouped and has_usable_stack(r.report) for r in from_dump):  # type: ignore[arg-type]
             note = {"read_from": "companion dump: the text report has no usable stack"}
             return [Row(r.format, r.report, r.reason, r.revision, {**r.extra, **note}) for r in from_dump]
     return rows
@@ -151,10 +151,9 @@ def report_rows(
             )
             continue
         if not report.revision and fallback:
-            extra = (
-                {**report.extra, "dirty_build": True} if (dirty and fallback == name_rev) else report.extra
-            )
-            report = report.with_(revision=fallback, extra=extra)
+            report = report.with_(revision=fallback)
+        if dirty and report.revision == name_rev and "dirty_build" not in report.extra:
+            report = report.with_(extra={**report.extra, "dirty_build": True})
         rows.append(Row(format=report.format, report=report, revision=report.revision))
     return rows
 
