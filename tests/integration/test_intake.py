@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -204,3 +205,109 @@ def test_ingest_paths_pairs_dump_with_text(engine: Engine, blobs: BlobStore, tmp
     assert rows["crash1.txt"].companion_sha256 == blobs.put(b"MDMP" + b"\x01" * 64)
     assert rows["lone.dmp"].format == "minidump" and rows["lone.dmp"].status == "quarantined"
     assert rows["asan.log"].status == "grouped"
+
+
+def _events(engine: Engine, kind: str) -> list[sa.Row[Any]]:
+    e = schema.events
+    with engine.connect() as conn:
+        return list(conn.execute(sa.select(e).where(e.c.kind == kind).order_by(e.c.id)))
+
+
+def test_batches_store_each_content_once_and_count_groups_exactly(
+    engine: Engine, blobs: BlobStore, tmp_path: Path
+) -> None:
+    before = ingest_bytes(engine, blobs, ASAN, source="earlier")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    gdb_variant = GDB.replace(b"0x7fff7caf3c00", b"0x7fff11112222")
+    files = {
+        "a1.txt": GDB,
+        "a2.txt": gdb_variant,  # same bug, other addresses: same group
+        "a3.txt": GDB,  # same bytes as a1, in the same batch: one report
+        "b1.txt": ASAN,  # stored before the batch: seen again
+        "c1.txt": b"not a crash at all\n",
+        "d1.txt": gdb_variant.replace(b"0x7fff11112222", b"0x7fff33334444"),
+        "d2.txt": GDB,  # same bytes as a1, in a later batch
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    results = ingest_paths(engine, blobs, [folder], batch_size=3)
+    by_name = {Path(r.source).name: r for r in results}
+    assert sorted(by_name) == sorted(files)
+    assert [n for n, r in sorted(by_name.items()) if r.duplicate] == ["a3.txt", "b1.txt", "d2.txt"]
+    assert by_name["a3.txt"].report_ids == by_name["a1.txt"].report_ids == by_name["d2.txt"].report_ids
+    assert by_name["b1.txt"].report_ids == before.report_ids
+    assert by_name["c1.txt"].quarantined and "no known crash format" in (by_name["c1.txt"].reason or "")
+    assert by_name["a1.txt"].outcomes == (Outcome.NEW_GROUP,)
+    assert by_name["a2.txt"].outcomes == by_name["d1.txt"].outcomes == (Outcome.KNOWN_GROUP,)
+    assert count(engine, schema.crash_reports) == 5  # ASAN, GDB, 2 variants, garbage
+    with engine.connect() as conn:
+        counts = {g["signature"].split(" | ")[0]: g["count"] for g in list_groups(conn)}
+    assert sorted(counts.values()) == [1, 3]
+    assert count(engine, schema.jobs) == 2
+    again = _events(engine, "seen_again")
+    assert sorted(Path(e.detail["source"]).name for e in again) == ["a3.txt", "b1.txt", "d2.txt"]
+    assert all(blobs.read(r.sha256) == files[Path(r.source).name] for r in results)
+
+
+def test_a_fixed_group_regresses_once_in_a_batch(engine: Engine, blobs: BlobStore, tmp_path: Path) -> None:
+    gid = ingest_bytes(engine, blobs, ASAN, source="x").group_ids[0]
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(schema.crash_groups).where(schema.crash_groups.c.id == gid).values(status="fixed")
+        )
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"r{i}.txt").write_bytes(ASAN.replace(b"==4711==", f"=={5000 + i}==".encode()))
+    results = ingest_paths(engine, blobs, [folder])
+    assert [r.outcomes for r in results] == [
+        (Outcome.REGRESSED,),
+        (Outcome.KNOWN_GROUP,),
+        (Outcome.KNOWN_GROUP,),
+    ]
+    with engine.connect() as conn:
+        g = get_group(conn, gid)
+    assert g is not None and g["status"] == "regressed" and g["count"] == 4
+    assert [e["kind"] for e in g["events"]] == ["created", "regressed"]
+    assert count(engine, schema.jobs, schema.jobs.c.stage == "analyse") == 2
+
+
+def test_a_failing_batch_is_taken_one_by_one(
+    engine: Engine, blobs: BlobStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crashpilot.ingest import batch as batch_mod
+
+    def broken(*_: object, **__: object) -> None:
+        raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(batch_mod, "write_planned", broken)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_bytes(GDB)
+    (folder / "b.txt").write_bytes(ASAN)
+    (folder / "c.txt").write_bytes(b"")
+    results = ingest_paths(engine, blobs, [folder])
+    assert [Path(r.source).name for r in results] == ["a.txt", "b.txt", "c.txt"]
+    assert [bool(r.group_ids) for r in results] == [True, True, False]
+    assert results[2].reason == "empty input"
+    assert count(engine, schema.crash_reports) == 3 and not any(r.duplicate for r in results)
+
+
+def test_tracked_batch_skips_unchanged_files(engine: Engine, blobs: BlobStore, tmp_path: Path) -> None:
+    from crashpilot.ingest.batch import ingest_batch
+    from crashpilot.ingest.plan import IngestOptions
+
+    paths = [tmp_path / "a.txt", tmp_path / "b.txt"]
+    paths[0].write_bytes(GDB)
+    paths[1].write_bytes(ASAN)
+    first = ingest_batch(engine, blobs, paths, IngestOptions(), track=True)
+    assert all(t.result is not None and not t.result.duplicate for t in first)
+    with engine.connect() as conn:
+        ledger = {r.path: r.sha256 for r in conn.execute(sa.select(schema.watched_files))}
+    assert ledger == {str(p): t.result.sha256 for p, t in zip(paths, first, strict=True) if t.result}
+    second = ingest_batch(engine, blobs, paths, IngestOptions(), track=True)
+    assert [t.result for t in second] == [None, None]
+    paths[1].write_bytes(ASAN + b"\n")  # rewritten: taken again
+    third = ingest_batch(engine, blobs, paths, IngestOptions(), track=True)
+    assert third[0].result is None and third[1].result is not None and not third[1].result.duplicate

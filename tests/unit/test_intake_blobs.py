@@ -66,3 +66,57 @@ def test_part_sha() -> None:
     assert part_sha(sha, 0) == sha
     assert part_sha(sha, 1) != part_sha(sha, 2) != sha
     assert len(part_sha(sha, 1)) == 64
+
+
+def test_batch_blobs_are_invisible_until_synced(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    batch = store.batch()
+    a = batch.put(b"first report")
+    b, size = batch.put_file(_file(tmp_path / "b.txt", b"second report"))
+    assert size == len(b"second report") and len(batch) == 2
+    assert batch.put(b"first report") == a and len(batch) == 2  # the same bytes twice: one blob
+    # before sync() nothing is under its final name: a crash now leaves temporary files only
+    assert not store.exists(a) and not store.exists(b)
+    batch.sync()
+    assert store.read(a) == b"first report" and store.read(b) == b"second report"
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+    again = store.batch()
+    assert again.put(b"first report") == a and len(again) == 0  # already stored: nothing to write
+
+
+def test_batch_discard_leaves_nothing(tmp_path: Path) -> None:
+    store = BlobStore(tmp_path / "blobs")
+    batch = store.batch()
+    sha = batch.put(b"dropped")
+    batch.discard()
+    batch.sync()  # nothing pending any more
+    assert not store.exists(sha)
+    assert list((tmp_path / "blobs" / "tmp").iterdir()) == []
+
+
+def test_batch_without_syncfs_fsyncs_each_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from crashpilot.store import blobs as blobs_mod
+
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def counting_fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(blobs_mod, "_SYNCFS", None)
+    monkeypatch.setattr(blobs_mod.os, "fsync", counting_fsync)
+    store = BlobStore(tmp_path / "blobs")
+    batch = store.batch()
+    shas = [batch.put(f"report {i}".encode()) for i in range(3)]
+    batch.sync()
+    assert all(store.read(s) == f"report {i}".encode() for i, s in enumerate(shas))
+    folders = {s[:2] for s in shas}
+    assert len(synced) == 3 + len(folders)  # every file, then every folder a rename went into
+
+
+def _file(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
