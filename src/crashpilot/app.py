@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from crashpilot.flow import Stage
+from crashpilot.ingest.dumps import SymbolOptions
 from crashpilot.ingest.limits import Limits
 from crashpilot.settings import Settings
 from crashpilot.store import migrate
@@ -44,7 +45,20 @@ class App:
         return repo if repo is not None and (repo / ".git").exists() else None
 
     def ingest_options(self) -> dict[str, Any]:
-        return {"limits": self.limits, "repo": self.repo, "in_app_paths": tuple(self.settings["project.in_app"]) if self.repo else ()}
+        return {"limits": self.limits, "repo": self.repo, "in_app_paths": tuple(self.settings["project.in_app"]) if self.repo else (), "symbols": self.symbols}
+
+    @property
+    def symbols(self) -> SymbolOptions:
+        """Where dumps find their symbols and tools (settings ``symbols.*``)."""
+        s = self.settings
+        folder, binary = s["symbols.folder"], s["symbols.binary"]
+        return SymbolOptions(
+            folder=Path(folder).expanduser() if folder else None,
+            stackwalker=s["symbols.stackwalker"] or None,
+            gdb=s["symbols.gdb"] or "gdb",
+            binary=Path(binary).expanduser() if binary else None,
+            timeout=s["symbols.timeout"],
+        )
 
 
 def open_app(settings: Settings, upgrade: bool = True) -> App:
