@@ -146,6 +146,25 @@ artifacts = sa.Table(
     sa.Column("created_at", TS, nullable=False),
 )
 
+# Local pull requests (the embedded default forge): a verified fix on its branch, awaiting review.
+pull_requests = sa.Table(
+    "pull_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("group_id", sa.Integer, sa.ForeignKey("crash_groups.id"), nullable=False, index=True),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id")),
+    sa.Column("branch", sa.String(200), nullable=False),
+    sa.Column("base", sa.String(200), nullable=False),
+    sa.Column("head_sha", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # open | merged | rejected
+    sa.Column("verification", sa.String(64)),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("merged_sha", sa.String(64)),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
 # Files the watcher has already taken in, so a restart does not re-read an unchanged folder.
 watched_files = sa.Table(
     "watched_files",
