@@ -41,31 +41,34 @@ def cmd_parse(args: argparse.Namespace) -> int:
         for i, r in enumerate(reports):
             if i:
                 print()
-            _print_report(r)
+            _print_report(r.to_json())
     return EXIT_UNRECOGNISED if unrecognised else EXIT_OK
 
 
-def _print_report(r: Any) -> None:
-    print(f"format:     {r.format}")
-    if r.error:
-        print(f"error:      {r.error}")
-    print(f"kind:       {r.crash_kind or '-'}" + (f" ({r.exception_code})" if r.exception_code else ""))
-    if r.message:
-        print(f"message:    {r.message.splitlines()[0][:200]}")
-    if r.revision:
-        print(f"revision:   {r.revision}")
-    print(f"signature:  {r.signature}")
-    fa = r.first_app_frame
+def _print_report(r: dict[str, Any]) -> None:
+    """One report (its ``to_json()`` form) for a person."""
+    print(f"format:     {r.get('format')}")
+    if r.get("error"):
+        print(f"error:      {r['error']}")
+    code = f" ({r['exception_code']})" if r.get("exception_code") else ""
+    print(f"kind:       {r.get('crash_kind') or '-'}{code}")
+    if r.get("message"):
+        print(f"message:    {r['message'].splitlines()[0][:200]}")
+    if r.get("revision"):
+        print(f"revision:   {r['revision']}")
+    print(f"signature:  {r.get('signature')}")
+    fa = r.get("first_app_frame")
     if fa:
-        loc = f" at {fa.file}:{fa.line}" if fa.file else ""
-        print(f"first app:  {fa.function or fa.module}{loc}")
-    for i, f in enumerate(r.frames[:20]):
-        mark = "*" if f.in_app else " "
-        where = f.function or (f"{f.module}+{f.module_offset}" if f.module_offset else f.address) or "?"
-        loc = f"  {f.file}:{f.line}" if f.file else ""
+        loc = f" at {fa['file']}:{fa['line']}" if fa.get("file") else ""
+        print(f"first app:  {fa.get('function') or fa.get('module')}{loc}")
+    frames = (r.get("crashing_thread") or {}).get("frames") or []
+    for i, f in enumerate(frames[:20]):
+        mark = "*" if f.get("in_app") else " "
+        where = f.get("function") or (f"{f.get('module')}+{f['module_offset']}" if f.get("module_offset") else f.get("address")) or "?"
+        loc = f"  {f['file']}:{f['line']}" if f.get("file") else ""
         print(f"  {mark}#{i:<3} {where}{loc}")
-    if len(r.frames) > 20:
-        print(f"   ... {len(r.frames) - 20} more frames")
+    if len(frames) > 20:
+        print(f"   ... {len(frames) - 20} more frames")
 
 
 # --- settings and store --------------------------------------------------------------------------
@@ -256,14 +259,22 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 # --- read commands -------------------------------------------------------------------------------
 
+def _read(args: argparse.Namespace, query: Any) -> Any:
+    """Run a read-only ``query(conn)`` on the store; with ``--json`` print its result and return None."""
+    app = _app(args)
+    with app.engine.connect() as conn:
+        data = query(conn)
+    if getattr(args, "json", False):
+        _print_json(data)
+        return None
+    return data
+
+
 def cmd_groups(args: argparse.Namespace) -> int:
     from crashpilot.store.groups import list_groups
 
-    app = _app(args)
-    with app.engine.connect() as conn:
-        groups = list_groups(conn)
-    if args.json:
-        _print_json(groups)
+    groups = _read(args, list_groups)
+    if groups is None:
         return EXIT_OK
     if not groups:
         print("no crash groups yet")
@@ -278,15 +289,16 @@ def cmd_show(args: argparse.Namespace) -> int:
     from crashpilot.store.groups import get_group
     from crashpilot.store.reports import get_report
 
-    app = _app(args)
-    with app.engine.connect() as conn:
+    def query(conn: Any) -> dict[str, Any]:
         group = get_group(conn, args.group)
         if group is None:
             raise CrashpilotError(f"no group {args.group}")
         if group.get("reports"):
             group["reports"][0] = get_report(conn, group["reports"][0]["id"]) or group["reports"][0]
-    if args.json:
-        _print_json(group)
+        return group
+
+    group = _read(args, query)
+    if group is None:
         return EXIT_OK
     print(f"group {group['id']}: {group.get('title') or group['signature']}")
     print(f"  status:     {group['status']}" + (f" ({group['status_reason']})" if group.get("status_reason") else ""))
@@ -297,12 +309,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     if reports:
         newest = reports[0]
         print(f"  newest report #{newest['id']} from {newest.get('source')}:")
-        parsed = newest.get("parsed") or {}
-        from crashpilot.models import CrashReport, Frame, Thread
-
-        frames = tuple(Frame(**{k: f.get(k) for k in ("function", "module", "file", "line", "address", "module_offset", "in_app")}) for f in (parsed.get("crashing_thread") or {}).get("frames") or [])
-        _print_report(CrashReport(format=parsed.get("format") or "?", crash_kind=parsed.get("crash_kind"), exception_code=parsed.get("exception_code"), message=parsed.get("message"), revision=parsed.get("revision"), crashing_thread=Thread(frames=frames), signature=parsed.get("signature") or ""))
-    brief = app.settings.home / "briefs" / f"group-{group['id']}.md"
+        _print_report(newest.get("parsed") or {})
+    brief = _settings(args).home / "briefs" / f"group-{group['id']}.md"
     if brief.exists():
         print(f"  triage brief: {brief}")
     events = group.get("events") or []
@@ -316,11 +324,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_quarantine(args: argparse.Namespace) -> int:
     from crashpilot.store.reports import list_quarantine
 
-    app = _app(args)
-    with app.engine.connect() as conn:
-        rows = list_quarantine(conn)
-    if args.json:
-        _print_json(rows)
+    rows = _read(args, list_quarantine)
+    if rows is None:
         return EXIT_OK
     if not rows:
         print("quarantine is empty")
@@ -332,11 +337,8 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from crashpilot.store.groups import stats
 
-    app = _app(args)
-    with app.engine.connect() as conn:
-        data = stats(conn)
-    if args.json:
-        _print_json(data)
+    data = _read(args, stats)
+    if data is None:
         return EXIT_OK
     for key, value in data.items():
         if isinstance(value, dict):

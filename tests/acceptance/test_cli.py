@@ -68,6 +68,13 @@ def test_ingest_groups_show_quarantine_stats(tmp_path: Path) -> None:
     assert stats["reports"] == 6 and stats["groups"] == 4 and stats["jobs_by_status"] == {"queued": 4}
     missing = cp("--home", str(home), "show", "999")
     assert missing.returncode == 1 and "no group 999" in missing.stderr
+    # retry queues ANALYSE again; db upgrade is a no-op on a current database.
+    r = cp("--home", str(home), "retry", str(groups[0]["id"]))
+    assert r.returncode == 0 and "queued again" in r.stdout
+    assert json.loads(cp("--home", str(home), "stats", "--json").stdout)["jobs_by_status"] == {"queued": 5}
+    assert cp("--home", str(home), "retry", "--job", "9999").returncode == 1
+    r = cp("--home", str(home), "db", "upgrade")
+    assert r.returncode == 0 and "already at" in r.stdout
 
 
 def test_init_presets_and_config_errors(tmp_path: Path) -> None:
