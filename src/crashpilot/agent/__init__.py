@@ -9,7 +9,7 @@ See docs/agent.md for the tools, the bounds and how untrusted crash text is fenc
 
 from __future__ import annotations
 
-from crashpilot.agent.actions import build_action, reproducer_action, tests_action
+from crashpilot.agent.actions import build_action, reproducer_action, suite_action
 from crashpilot.agent.analysis import Analysis, AnalysisError, analyse, parse_analysis
 from crashpilot.agent.loop import AgentResult, StopReason, run_agent
 from crashpilot.agent.prompts import analyse_system, analyse_task, fence, fix_system, fix_task
@@ -37,5 +37,5 @@ __all__ = [
     "parse_analysis",
     "reproducer_action",
     "run_agent",
-    "tests_action",
+    "suite_action",
 ]

@@ -17,7 +17,7 @@ from crashpilot.agent.workspace import Action, ActionResult
 from crashpilot.crashcheck import check_result, run_repeated
 from crashpilot.proc import run
 
-__all__ = ["build_action", "reproducer_action", "tests_action"]
+__all__ = ["build_action", "reproducer_action", "suite_action"]
 
 OUTPUT_TAIL = 4_000
 
@@ -79,7 +79,7 @@ def reproducer_action(
     return reproduce
 
 
-def tests_action(cmd: list[str] | str, *, cwd: str | Path, timeout: float, env: Mapping[str, str]) -> Action:
+def suite_action(cmd: list[str] | str, *, cwd: str | Path, timeout: float, env: Mapping[str, str]) -> Action:
     """Run the tests: ok when the command exits 0 in time."""
     shell = isinstance(cmd, str)
 
