@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from crashpilot.agent import (
+    AnalysisError,
     Toolbox,
     Workspace,
+    analyse,
     build_action,
     fix_system,
     fix_task,
@@ -236,3 +238,46 @@ def test_max_turns_stops_the_run(project: Project, make_model: Callable[..., Cha
         assert server.remaining == 2
     assert result.stop_reason == "max_turns" and result.turns == 3 and "3 turns" in result.detail
     assert project.git_clean()
+
+
+def test_compiler_errors_go_back_to_the_model(project: Project, make_model: Callable[..., ChatModel]) -> None:
+    broken = {**FIX_EDIT, "replace": FIX_EDIT["replace"].replace("continue;", "continue")}
+    repair = {"path": "roster.cpp", "search": "            continue\n", "replace": "            continue;\n"}
+
+    def saw_the_error(request: ReceivedRequest) -> str | None:
+        text = last_tool_texts(request)[0]
+        ok = text.startswith("build: FAILED") and "roster.cpp:4" in text and "error" in text
+        return None if ok else f"no compiler error in {text[:300]!r}"
+
+    script = [
+        Turn("", tc("edit", **broken)),
+        Turn("", tc("build")),
+        Turn("Missing semicolon.", tc("edit", **repair), check=saw_the_error),
+        Turn("", tc("build")),
+        Turn("", tc("finish", **FINISH)),
+    ]
+    with ReplayServer(script) as server:
+        result = run(project, make_model(server, retry=fast()))
+        assert server.problems == []
+    assert result.stop_reason == "finished" and len(result.edits) == 2
+    assert "continue;" in (project.root / "roster.cpp").read_text()
+
+
+def test_analyse_through_the_real_sdks(make_model: Callable[..., ChatModel]) -> None:
+    args = {
+        "root_cause": "Find returns nullptr for unknown names",
+        "fault_location": "roster.cpp:42 Roster::TotalLevel",
+        "fault_in_stack": True,
+        "fixability": "fix",
+        "plan": "check Find's result",
+        "confidence": 0.8,
+    }
+    script = [Turn("", tc("report_analysis", **args)), Turn("no tool, just prose")]
+    with ReplayServer(script, check_tool_results=False) as server:  # two separate one-call conversations
+        model = make_model(server, retry=fast())
+        analysis = analyse(model, CRASH, secrets=[KEY])
+        with pytest.raises(AnalysisError):
+            analyse(model, CRASH)
+        sent = server.requests[0].conversation()[1][0].text
+    assert analysis.fixability == "fix" and analysis.fault_location.startswith("roster.cpp:42")
+    assert sent.count("</crash_report>") == 1

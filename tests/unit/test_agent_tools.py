@@ -323,3 +323,37 @@ def test_give_up_needs_a_reason(repo: Path) -> None:
     assert call(tb, "give_up", reason="  ").is_error
     assert not call(tb, "give_up", reason="needs a design decision").is_error
     assert tb.give_up_reason == "needs a design decision" and tb.stopped
+
+
+# -- secrets -----------------------------------------------------------------------------------
+
+
+def test_credentials_files_are_never_shown(repo: Path) -> None:
+    (repo / ".env").write_text("DB_PASSWORD=hunter2\n")
+    (repo / "src" / "server.pem").write_text("-----BEGIN PRIVATE KEY----- hunter2\n")
+    tb = box(repo)
+    for name, args in (
+        ("read_file", {"path": ".env"}),
+        ("read_file", {"path": "src/server.pem"}),
+        ("git_show", {"rev": "HEAD", "path": ".env"}),
+        ("git_blame", {"path": ".env", "start_line": 1, "end_line": 1}),
+        ("git_show", {"rev": "HEAD:.env"}),
+    ):
+        result = call(tb, name, **args)
+        assert result.is_error and "hunter2" not in result.content, (name, args)
+    found = call(tb, "search", pattern="hunter2")
+    assert "no matches" in found.content and "hunter2" in found.content.split("'")[1]
+    assert ".env" not in found.content.replace("'hunter2'", "")
+
+
+def test_secrets_are_redacted_from_tool_results(repo: Path) -> None:
+    token = "ghp_live_1234567890abcdef"
+    (repo / "src" / "config.cpp").write_text(f'const char* kToken = "{token}";\n')
+    leaky = ActionResult(False, f"error: bad token {token}", f"make: {token}")
+    tb = Toolbox(Workspace(repo, Policy(), build=lambda: leaky, secrets=[token]))
+    for result in (
+        call(tb, "read_file", path="src/config.cpp"),
+        call(tb, "search", pattern="kToken"),
+        call(tb, "build"),
+    ):
+        assert token not in result.content and "[REDACTED]" in result.content

@@ -13,7 +13,13 @@ import os
 import re
 from datetime import UTC, datetime
 
-from crashpilot.agent.workspace import ToolFailed, Workspace, resolve_inside
+from crashpilot.agent.workspace import (
+    SECRET_FILE_GLOBS,
+    ToolFailed,
+    Workspace,
+    refuse_secret_file,
+    resolve_inside,
+)
 from crashpilot.errors import CommandFailed
 
 __all__ = ["git_blame", "git_log", "git_show", "list_dir", "read_file", "search"]
@@ -47,6 +53,7 @@ def _clip_text(text: str, limit: int, what: str) -> str:
 def read_file(ws: Workspace, path: str, start_line: int = 1, end_line: int | None = None) -> str:
     """Lines ``start_line..end_line`` (1-based, inclusive) of ``path``, numbered."""
     rel, target = resolve_inside(ws.root, path)
+    refuse_secret_file(target.relative_to(ws.root).as_posix())
     if not target.exists():
         raise ToolFailed(f"{rel}: no such file (list_dir or search to find the right path)")
     if target.is_dir():
@@ -111,7 +118,8 @@ def search(
         raise ToolFailed(f"the pattern must be one line of at most {SEARCH_MAX_PATTERN} characters")
     args = ["grep", "-n", "-I", "--untracked", "--no-color", "--full-name"]
     args += ["-E" if regex else "-F"] + (["-i"] if ignore_case else [])
-    args += ["-e", pattern, "--", *_pathspec(path_glob)]
+    excludes = [f":(exclude,glob)**/{g}" for g in SECRET_FILE_GLOBS]
+    args += ["-e", pattern, "--", *(_pathspec(path_glob) or ["."]), *excludes]
     try:
         res = ws.git.run(*args, check=False, timeout=SEARCH_TIMEOUT)
     except CommandFailed as exc:
@@ -175,6 +183,7 @@ def git_log(ws: Workspace, path: str | None = None, max_count: int = 10) -> str:
 def git_blame(ws: Workspace, path: str, start_line: int, end_line: int) -> str:
     """Who last changed lines ``start_line..end_line`` of ``path`` (committed state)."""
     rel, _ = resolve_inside(ws.root, path)
+    refuse_secret_file(rel)
     if start_line < 1 or end_line < start_line:
         raise ToolFailed("give 1 <= start_line <= end_line")
     if end_line - start_line + 1 > BLAME_MAX_LINES:
@@ -194,7 +203,11 @@ def git_show(ws: Workspace, rev: str, path: str | None = None) -> str:
     """A commit with its patch, or (with ``path``) a file's content at ``rev``; capped."""
     if not isinstance(rev, str) or not _REV.match(rev):
         raise ToolFailed(f"{rev!r}: not a revision name (a sha, branch, tag, HEAD~2 ...)")
+    if ":" in rev:
+        raise ToolFailed(f"{rev!r}: give the file as path, not as rev:path")
     rel = resolve_inside(ws.root, path)[0] if path else None
+    if rel is not None:
+        refuse_secret_file(rel)
     try:
         text = ws.git.show(rev, rel)
     except CommandFailed as exc:

@@ -25,6 +25,7 @@ from typing import Any
 from crashpilot.agent import reading
 from crashpilot.agent.specs import FINISH_KINDS, TOOL_SPECS
 from crashpilot.agent.workspace import Action, ActionResult, ToolFailed, Workspace, resolve_inside
+from crashpilot.backends.models.base import redact
 from crashpilot.backends.models.types import ToolCall, ToolResult, ToolSpec
 from crashpilot.edits import EditRefused, EditResult, apply_edit
 from crashpilot.errors import CrashpilotError, PolicyViolation
@@ -141,19 +142,23 @@ class Toolbox:
                 raise ToolFailed(f"there is no tool {call.name!r}; the tools are: {', '.join(self._specs)}")
             args = _check_args(spec, dict(call.arguments or {}))
             text = self._handlers[call.name](**args)
-            return ToolResult(call.id, _cap(text))
+            return ToolResult(call.id, self._clean(text))
         except (ToolFailed, PolicyViolation, EditRefused) as exc:
             if isinstance(exc, PolicyViolation | EditRefused) or call.name == "edit":
                 self.refusals += 1
-            log.info("tool %s refused: %s", call.name, str(exc)[:300])
-            return ToolResult(call.id, _cap(str(exc)), is_error=True)
+            message = self._clean(str(exc))
+            log.info("tool %s refused: %s", call.name, message[:300])
+            return ToolResult(call.id, message, is_error=True)
         except CrashpilotError as exc:
-            return ToolResult(call.id, _cap(f"{call.name} failed: {exc}"), is_error=True)
+            return ToolResult(call.id, self._clean(f"{call.name} failed: {exc}"), is_error=True)
         except Exception as exc:  # a tool bug must not end the run with half an edit
             log.exception("tool %s crashed", call.name)
-            return ToolResult(
-                call.id, f"{call.name} failed with an internal error: {type(exc).__name__}", True
-            )
+            text = f"{call.name} failed with an internal error: {type(exc).__name__}"
+            return ToolResult(call.id, text, is_error=True)
+
+    def _clean(self, text: str) -> str:
+        cleaned: str = redact(text, self.ws.secrets)
+        return _cap(cleaned)
 
     # -- editing ---------------------------------------------------------------------------
 

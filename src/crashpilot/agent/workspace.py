@@ -13,15 +13,30 @@ worktree (absolute paths, ``..``, a symlink pointing out) and anything inside ``
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from crashpilot.errors import CrashpilotError
 from crashpilot.git import Git
-from crashpilot.policy import Policy
+from crashpilot.policy import Policy, glob_match
 
-__all__ = ["Action", "ActionResult", "PathRefused", "ToolFailed", "Workspace", "resolve_inside"]
+__all__ = [
+    "SECRET_FILE_GLOBS",
+    "Action",
+    "ActionResult",
+    "PathRefused",
+    "ToolFailed",
+    "Workspace",
+    "refuse_secret_file",
+    "resolve_inside",
+]
+
+# Files whose content is never shown to a model, even when they sit in the worktree.
+SECRET_FILE_GLOBS: tuple[str, ...] = (
+    ".env", ".env.*", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "id_rsa*", "id_ed25519*",
+    "id_ecdsa*", ".netrc", ".git-credentials", ".pgpass", "*.kdbx", "credentials*.json", "secrets.*",
+)  # fmt: skip
 
 
 class ToolFailed(CrashpilotError):
@@ -59,6 +74,7 @@ class Workspace:
     run_reproducer: Action | None = None
     run_tests: Action | None = None
     git_timeout: float = 30.0
+    secrets: Sequence[str] = ()  # replaced by [REDACTED] in every tool result
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "root", Path(self.root).resolve())
@@ -103,3 +119,10 @@ def resolve_inside(root: Path, path: str, *, allow_root: bool = False) -> tuple[
     if real_rel == ".git" or real_rel.startswith(".git/"):
         raise PathRefused(f"{rel}: the .git folder is not part of the source")
     return rel, target
+
+
+def refuse_secret_file(rel: str) -> None:
+    """Raise :class:`PathRefused` when ``rel`` looks like a file that holds credentials."""
+    hit = next((g for g in SECRET_FILE_GLOBS if glob_match(rel, g)), None)
+    if hit is not None:
+        raise PathRefused(f"{rel}: looks like a credentials file ({hit}); its content is never shown")
