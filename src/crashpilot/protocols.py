@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from crashpilot.backends.forges.types import PullRequest, PullRequestState
 from crashpilot.backends.models.types import Message, Reply, ToolSpec
 from crashpilot.models import CrashReport
 
@@ -36,4 +38,35 @@ class Model(Protocol):
 
     def complete(self, system: str, messages: list[Message], tools: list[ToolSpec], max_tokens: int) -> Reply:
         """The model's next turn; raises TransientError (after our retries), PermanentError, BudgetExceeded."""
+        ...
+
+
+# -- forges ------------------------------------------------------------------------------------
+# The pull-request types live in crashpilot.backends.forges.types (importing them loads no SDK).
+
+
+@runtime_checkable
+class Forge(Protocol):
+    """Where a fix becomes a pull request. No method merges, and none writes the base branch."""
+
+    name: str
+
+    def push(self, worktree: Path, branch: str, base: str) -> str:
+        """Push ``branch`` of the repo at ``worktree`` to the forge's remote; returns the pushed sha. Refuses ``branch == base``."""
+        ...
+
+    def find_pr(self, branch: str) -> PullRequest | None:
+        """The open pull request whose head is ``branch``, or None."""
+        ...
+
+    def open_pr(self, branch: str, base: str, title: str, body: str) -> PullRequest:
+        """The open pull request for ``branch``: the existing one if there is one, else a new one (never two)."""
+        ...
+
+    def pr_state(self, pr: PullRequest) -> PullRequestState:
+        """open / merged / closed, and whether reviewers ask for changes (with their comments' text)."""
+        ...
+
+    def comment(self, pr: PullRequest, text: str) -> None:
+        """Add a conversation comment to the pull request."""
         ...
