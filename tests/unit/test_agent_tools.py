@@ -357,3 +357,21 @@ def test_secrets_are_redacted_from_tool_results(repo: Path) -> None:
         call(tb, "build"),
     ):
         assert token not in result.content and "[REDACTED]" in result.content
+
+
+def test_an_edit_that_undoes_earlier_ones_is_accepted(repo: Path) -> None:
+    tb = box(repo)
+    assert not call(tb, "edit", path="src/unit.cpp", search="return dealt;", replace="return 0;").is_error
+    back = call(tb, "edit", path="src/unit.cpp", search="return 0;", replace="return dealt;")
+    assert not back.is_error and tb.diff() == "" and clean(repo)
+
+
+def test_edits_through_a_symlink_revert_to_the_real_original(repo: Path) -> None:
+    os.symlink("unit.cpp", repo / "src" / "alias.cpp")
+    Git(repo).commit("alias", WHO)
+    tb = box(repo)
+    assert not call(tb, "edit", path="src/alias.cpp", search="return dealt;", replace="return 1;").is_error
+    assert not call(tb, "edit", path="src/unit.cpp", search="return amount;", replace="return 2;").is_error
+    assert tb.changed_files() == ["src/unit.cpp"]
+    tb.revert()
+    assert (repo / "src/unit.cpp").read_text() == UNIT_CPP and clean(repo)

@@ -168,8 +168,9 @@ class Toolbox:
             rel = self.ws.policy.check_path(rel, root=self.ws.root)
         except PolicyViolation as exc:
             raise PolicyViolation(f"edit refused by the patch policy: {exc}") from exc
+        real = target.relative_to(self.ws.root).as_posix()  # a symlink's edit is its target's
         before = target.read_bytes() if target.is_file() else None
-        self._originals.setdefault(rel, before)
+        self._originals.setdefault(real, before)
         try:
             result = apply_edit(self.ws.root, rel, search, replace, self.ws.policy)
         except PolicyViolation as exc:
@@ -177,10 +178,12 @@ class Toolbox:
         except EditRefused as exc:
             raise EditRefused(f"edit refused: {exc}") from exc
         finally:
-            if self._originals.get(rel, b"") is None and not target.exists():
-                del self._originals[rel]  # a create that did not happen
+            if self._originals.get(real, b"") is None and not target.exists():
+                del self._originals[real]  # a create that did not happen
+        total = self.diff()
         try:
-            self.ws.policy.check_diff(self.diff())
+            if total:  # empty when this edit undid the earlier ones: nothing to limit
+                self.ws.policy.check_diff(total)
         except PolicyViolation as exc:
             _restore(target, before)
             raise PolicyViolation(
