@@ -155,9 +155,9 @@ def make_signature(report: CrashReport, depth: int = DEFAULT_DEPTH) -> str:
     kind = kind_part(report)
     msg = message_part(report.message)
     if not keys:
-        fault = _fault_key(report)
-        if fault:
-            keys = [fault]
+        where = _location_key(report.first_app_frame) or _fault_key(report)
+        if where:
+            keys = [where]
     if keys:
         # Without one symbolized frame, module offsets alone may be the same abort path for
         # different bugs (an abort handler, a debug break): the message tells them apart.
@@ -180,6 +180,14 @@ def _restates_kind(msg: str, kind: str) -> bool:
 
 
 _KIND_ONLY = re.compile(r"^(?:EXCEPTION_|STATUS_|SIG)[A-Z_]+(?:\s+at\s+N)?\s*$")
+
+
+def _location_key(frame: Frame | None) -> str | None:
+    """``file.c:887`` for a place known only by file and line (UBSan without a stack)."""
+    if frame is None or frame.function or not frame.file or frame.line is None:
+        return None
+    name = module_basename(frame.file)
+    return f"{name}:{frame.line}" if name else None
 
 
 def _fault_key(report: CrashReport) -> str | None:

@@ -25,6 +25,7 @@ _RETURN_TYPE = re.compile(
 )
 _CALLCONV = re.compile(r"\b(?:__cdecl|__stdcall|__fastcall|__thiscall|__vectorcall|__clrcall)\s+")
 _WS = re.compile(r"\s+")
+_MARKER = re.compile(r"^<[a-z][a-z ]+>$")
 # Operators whose symbols would read as argument or template lists are masked while stripping.
 _OPERATOR = re.compile(r"operator\s*(\(\)|<=>|<<=|>>=|<<|>>|<=|>=|->\*|->|<|>|\[\])")
 _OPERATOR_BY_MARK: dict[str, str] = {}
@@ -92,6 +93,8 @@ def normalize_function(name: str | None) -> str | None:
     n = name.strip()
     if _NO_NAME.match(n):
         return None
+    if _MARKER.match(n):
+        return n  # a debugger's marker frame, e.g. gdb's <signal handler called>
     n = _CLONE.sub("", n)
     n = _ABI.sub("", n)
     n = _LINE_SUFFIX.sub("", n)
