@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from crashpilot.backends.forges.types import PullRequest, PullRequestState
 from crashpilot.backends.models.types import Message, Reply, ToolSpec
 from crashpilot.models import CrashReport
+
+if TYPE_CHECKING:  # not at run time: crashpilot.backends.agents imports crashpilot.agent, which imports us
+    from crashpilot.backends.agents.base import AgentOutcome, AgentRun
 
 
 @runtime_checkable
@@ -69,4 +72,18 @@ class Forge(Protocol):
 
     def comment(self, pr: PullRequest, text: str) -> None:
         """Add a conversation comment to the pull request."""
+        ...
+
+
+# -- agent CLIs --------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """An external coding agent run headless in a worktree (Claude Code, Codex, Aider ...)."""
+
+    name: str
+
+    def run(self, job: AgentRun) -> AgentOutcome:
+        """Run the agent, take its ``git diff`` and check it with the policy; never raises for an agent failure."""
         ...
