@@ -45,7 +45,10 @@ _GENERIC_REVISION = re.compile(r"^\s*(?:Revision|Git revision|Build revision|Com
 
 def find_revision(text: str) -> tuple[str | None, bool]:
     """(git revision, dirty) from a server's version banner, or (None, False)."""
-    m = _REVISION.search(text) or _GENERIC_REVISION.search(text)
+    # The literal checks skip the regex scans of a long log that cannot match (same result).
+    m = _REVISION.search(text) if "rev." in text else None
+    if m is None and ("evision:" in text or "Commit:" in text):
+        m = _GENERIC_REVISION.search(text)
     if not m:
         return None, False
     return m.group(1).lower(), bool(m.group(2))

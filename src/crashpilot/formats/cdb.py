@@ -67,7 +67,7 @@ def sniff(text: str) -> int:
         score += 30
     if "Exception Analysis" in head or "!analyze" in head:
         score += 15
-    if score == 0 and _K_HEADER.search(head) and ("!" in head):
+    if score == 0 and "RetAddr" in head and "!" in head and _K_HEADER.search(head):
         score = 40
     return min(score, 100)
 

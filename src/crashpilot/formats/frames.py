@@ -130,8 +130,8 @@ def demangle_names(names: list[str], timeout: float = 10.0) -> dict[str, str]:
     import shutil
     import subprocess
 
-    wanted = sorted({n for n in names if n.startswith("_Z") and "\n" not in n})
-    out = {n: n for n in names}
+    out = {n: _DEMANGLED.get(n, n) for n in names}
+    wanted = sorted({n for n in names if n.startswith("_Z") and "\n" not in n and n not in _DEMANGLED})
     if not wanted:
         return out
     exe = shutil.which("c++filt")
@@ -145,6 +145,13 @@ def demangle_names(names: list[str], timeout: float = 10.0) -> dict[str, str]:
         return out
     lines = done.stdout.splitlines()
     if done.returncode == 0 and len(lines) == len(wanted):
+        if len(_DEMANGLED) > _DEMANGLED_MAX:
+            _DEMANGLED.clear()
         for name, plain in zip(wanted, lines, strict=True):
-            out[name] = plain.strip() or name
+            out[name] = _DEMANGLED[name] = plain.strip() or name
     return out
+
+
+# Names c++filt already demangled (a crash storm repeats them): one subprocess per new name set.
+_DEMANGLED: dict[str, str] = {}
+_DEMANGLED_MAX = 1 << 16

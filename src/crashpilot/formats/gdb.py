@@ -57,9 +57,10 @@ def sniff(text: str) -> int:
         score += 30
     if "--- DEBUG:" in head or "[New Thread " in head or "[Thread debugging using" in head or "[Switching to Thread" in head:
         score += 30
-    if re.search(r"^Thread \d+ \(.*\):\s*$", head, re.M):
+    # (each regex runs only when the literal it needs is there: a ^-anchored scan is slow)
+    if "Thread " in head and re.search(r"^Thread \d+ \(.*\):\s*$", head, re.M):
         score += 30
-    frames = _SNIFF_FRAME.search(head) is not None
+    frames = "#" in head and _SNIFF_FRAME.search(head) is not None
     if frames:
         score += 40
     if not score:

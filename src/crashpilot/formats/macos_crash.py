@@ -31,7 +31,7 @@ _FIELD = re.compile(r"^(?P<key>Exception Type|Crashed Thread|Termination Signal|
 
 def sniff(text: str) -> int:
     head = text[:HEAD]
-    crashed = re.search(r"^Thread \d+ Crashed:", head, re.M) is not None
+    crashed = "Crashed:" in head and re.search(r"^Thread \d+ Crashed:", head, re.M) is not None
     if crashed and ("Exception Type:" in head or "Crashed Thread:" in head):
         return 95
     return 75 if crashed else 0

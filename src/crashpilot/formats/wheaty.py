@@ -54,7 +54,7 @@ _DISPATCHER = ("KiUserExceptionDispatch", "RtlDispatchException", "RtlRaiseExcep
 def sniff(text: str) -> int:
     head = text[:65536]
     score = 0
-    if _HEADER.search(head):
+    if "SourceFile" in head and _HEADER.search(head):  # the literal first: the scan is slow
         score = 90
     elif "Call stack:" in head and _FRAME.search(head):
         score = 50
