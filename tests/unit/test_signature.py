@@ -21,7 +21,10 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "crashes"
     ("raw", "want"),
     [
         ("static unsigned int Object::GetUInt32Value(unsigned short) const", "Object::GetUInt32Value"),
-        ("std::vector<int, std::allocator<int> >::operator[](unsigned long) const", "std::vector<T>::operator[]"),
+        (
+            "std::vector<int, std::allocator<int> >::operator[](unsigned long) const",
+            "std::vector<T>::operator[]",
+        ),
         ("void Foo::bar<int>(int&) const &", "Foo::bar<T>"),
         ("Spell::_cast+2AC", "Spell::_cast"),
         ("foo(int) [clone .cold]", "foo"),
@@ -56,7 +59,9 @@ def test_offsets_compare_without_leading_zeros_or_case() -> None:
 
 
 def _report(*frames: Frame, kind: str = "SIGSEGV", message: str | None = None) -> CrashReport:
-    return CrashReport(format="gdb", crash_kind=kind, message=message, crashing_thread=Thread(0, None, frames))
+    return CrashReport(
+        format="gdb", crash_kind=kind, message=message, crashing_thread=Thread(0, None, frames)
+    )
 
 
 def _fn(name: str, in_app: bool = True) -> Frame:
@@ -64,15 +69,22 @@ def _fn(name: str, in_app: bool = True) -> Frame:
 
 
 def test_depth_counts_meaningful_frames_only() -> None:
-    r = _report(_fn("Object::GetUInt32Value"), _fn("Item::GetEnchantmentId"), _fn("Player::Apply"), _fn("A"), _fn("B"))
+    r = _report(
+        _fn("Object::GetUInt32Value"), _fn("Item::GetEnchantmentId"), _fn("Player::Apply"), _fn("A"), _fn("B")
+    )
     assert signature_frames(r.frames, 1) == ["Object::GetUInt32Value", "Item::GetEnchantmentId"]
     assert make_signature(r, 2) == "SIGSEGV | Object::GetUInt32Value | Item::GetEnchantmentId | Player::Apply"
 
 
 def test_irrelevant_abort_and_handler_frames_are_skipped() -> None:
     r = _report(
-        _fn("raise", False), _fn("abort", False), _fn("Trinity::Assert"), _fn("WheatyExceptionReport::Handler"),
-        _fn("Spell::_cast"), _fn("Spell::cast"), kind="assertion",
+        _fn("raise", False),
+        _fn("abort", False),
+        _fn("Trinity::Assert"),
+        _fn("WheatyExceptionReport::Handler"),
+        _fn("Spell::_cast"),
+        _fn("Spell::cast"),
+        kind="assertion",
     )
     assert make_signature(r) == "assertion | Spell::_cast | Spell::cast"
 
@@ -98,9 +110,16 @@ def test_unsymbolized_frames_fall_back_to_module_offset_outside_runtimes() -> No
 
 
 def test_offset_only_signatures_carry_the_abort_message() -> None:
-    frames = (Frame(module="libmysql.dll", module_offset="0x1b2d4"), Frame(module="worldserver.exe", module_offset="0x10"))
-    one = _report(*frames, kind="BREAKPOINT", message="Map.cpp:220 in Map::AddToGrid ASSERTION FAILED: cell.IsValid()")
-    two = _report(*frames, kind="BREAKPOINT", message="Spell.cpp:3512 in Spell::_cast ASSERTION FAILED: m_caster")
+    frames = (
+        Frame(module="libmysql.dll", module_offset="0x1b2d4"),
+        Frame(module="worldserver.exe", module_offset="0x10"),
+    )
+    one = _report(
+        *frames, kind="BREAKPOINT", message="Map.cpp:220 in Map::AddToGrid ASSERTION FAILED: cell.IsValid()"
+    )
+    two = _report(
+        *frames, kind="BREAKPOINT", message="Spell.cpp:3512 in Spell::_cast ASSERTION FAILED: m_caster"
+    )
     assert make_signature(one) != make_signature(two)
     assert "N in Map::AddToGrid" in make_signature(one)
     plain = _report(*frames, kind="ACCESS_VIOLATION", message="EXCEPTION_ACCESS_VIOLATION_READ at 0x0")
@@ -108,7 +127,11 @@ def test_offset_only_signatures_carry_the_abort_message() -> None:
 
 
 def test_no_frames_uses_fault_module_then_message() -> None:
-    r = CrashReport(format="wheaty", crash_kind="ACCESS_VIOLATION", extra={"fault_module": "C:\\a\\auth.exe", "fault_module_offset": "01:0004AC98"})
+    r = CrashReport(
+        format="wheaty",
+        crash_kind="ACCESS_VIOLATION",
+        extra={"fault_module": "C:\\a\\auth.exe", "fault_module_offset": "01:0004AC98"},
+    )
     assert make_signature(r) == "ACCESS_VIOLATION | auth.exe+01:0004ac98"
     assert make_signature(CrashReport(format="x", crash_kind="abort", message="boom 42")) == "abort | boom N"
     assert make_signature(CrashReport(format="x")) == "crash | <no frames>"
@@ -139,9 +162,15 @@ def _wheaty(code: str, *frames: tuple[str, str, int]) -> CrashReport:
 
 
 def test_mysql_breakpoint_aborts_with_different_callers_split() -> None:
-    spell = _wheaty("80000003 BREAKPOINT", ("Spell::_cast", "Spell.cpp", 3512), ("Spell::cast", "Spell.cpp", 3390))
-    grid = _wheaty("80000003 BREAKPOINT", ("Map::AddToGrid", "Map.cpp", 220), ("Map::AddToMap", "Map.cpp", 512))
-    again = _wheaty("80000003 BREAKPOINT", ("Spell::_cast", "Spell.cpp", 3520), ("Spell::cast", "Spell.cpp", 3391))
+    spell = _wheaty(
+        "80000003 BREAKPOINT", ("Spell::_cast", "Spell.cpp", 3512), ("Spell::cast", "Spell.cpp", 3390)
+    )
+    grid = _wheaty(
+        "80000003 BREAKPOINT", ("Map::AddToGrid", "Map.cpp", 220), ("Map::AddToMap", "Map.cpp", 512)
+    )
+    again = _wheaty(
+        "80000003 BREAKPOINT", ("Spell::_cast", "Spell.cpp", 3520), ("Spell::cast", "Spell.cpp", 3391)
+    )
     assert spell.signature == "BREAKPOINT | Spell::_cast | Spell::cast"
     assert grid.signature == "BREAKPOINT | Map::AddToGrid | Map::AddToMap"
     assert again.signature == spell.signature  # line numbers do not split
@@ -156,9 +185,15 @@ def test_generic_top_frame_keeps_different_bugs_apart() -> None:
 
 
 def test_same_assertion_text_in_different_functions_splits() -> None:
-    text = "{file}:{line} in {fn} ASSERTION FAILED:\n  index < m_valuesCount || PrintIndexError(index, true)\n"
-    (a,) = parse_text(text.format(file="/src/server/game/Entities/Object/Object.cpp", line=617, fn="SetUInt32Value"))
-    (b,) = parse_text(text.format(file="/src/server/game/Entities/Object/Object.cpp", line=301, fn="GetUInt32Value"))
+    text = (
+        "{file}:{line} in {fn} ASSERTION FAILED:\n  index < m_valuesCount || PrintIndexError(index, true)\n"
+    )
+    (a,) = parse_text(
+        text.format(file="/src/server/game/Entities/Object/Object.cpp", line=617, fn="SetUInt32Value")
+    )
+    (b,) = parse_text(
+        text.format(file="/src/server/game/Entities/Object/Object.cpp", line=301, fn="GetUInt32Value")
+    )
     assert a.signature != b.signature and a.crash_kind == b.crash_kind == "assertion"
 
 

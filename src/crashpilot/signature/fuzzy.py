@@ -45,8 +45,12 @@ ACTOR = "grouping"
 
 # Crash kinds that name the same failure as different tools print it.
 _FAMILIES: dict[str, str] = {
-    **dict.fromkeys(("SIGSEGV", "SEGV", "ACCESS_VIOLATION", "SIGBUS", "EXC_BAD_ACCESS", "IN_PAGE_ERROR"), "invalid-access"),
-    **dict.fromkeys(("SIGFPE", "FPE", "INTEGER_DIVIDE_BY_ZERO", "FLT_DIVIDE_BY_ZERO", "EXC_ARITHMETIC"), "arithmetic"),
+    **dict.fromkeys(
+        ("SIGSEGV", "SEGV", "ACCESS_VIOLATION", "SIGBUS", "EXC_BAD_ACCESS", "IN_PAGE_ERROR"), "invalid-access"
+    ),
+    **dict.fromkeys(
+        ("SIGFPE", "FPE", "INTEGER_DIVIDE_BY_ZERO", "FLT_DIVIDE_BY_ZERO", "EXC_ARITHMETIC"), "arithmetic"
+    ),
     **dict.fromkeys(("SIGILL", "ILLEGAL_INSTRUCTION", "EXC_BAD_INSTRUCTION"), "illegal-instruction"),
     **dict.fromkeys(("SIGABRT", "abort", "ABRT"), "abort"),
     **dict.fromkeys(("STACK_OVERFLOW", "stack-overflow"), "stack-overflow"),
@@ -199,13 +203,15 @@ def resolve(conn: Connection, group_id: int) -> int:
 def rolled_up_counts(conn: Connection) -> dict[int, int]:
     """Count per top-level group: its own plus those of every group merged into it."""
     g = schema.crash_groups
-    rows = conn.execute(sa.select(g.c.id, g.c.count, g.c.merged_into)).all()
-    parent = {int(r.id): (int(r.merged_into) if r.merged_into is not None else None) for r in rows}
+    rows = [
+        (int(i), int(c or 0), m) for i, c, m in conn.execute(sa.select(g.c.id, g.c.count, g.c.merged_into))
+    ]
+    parent = {gid: (int(into) if into is not None else None) for gid, _, into in rows}
     totals: dict[int, int] = {}
-    for row in rows:
-        gid, seen = int(row.id), set()
-        while parent.get(gid) is not None and gid not in seen:
+    for gid, count, _ in rows:
+        seen: set[int] = set()
+        while (up := parent.get(gid)) is not None and gid not in seen:
             seen.add(gid)
-            gid = parent[gid] or gid
-        totals[gid] = totals.get(gid, 0) + int(row.count or 0)
+            gid = up
+        totals[gid] = totals.get(gid, 0) + count
     return totals

@@ -40,7 +40,9 @@ def _protect_operator(m: re.Match[str]) -> str:
 
 _PROTECTED = re.compile(r"operator__op\d+_\d+__")
 # Placeholders debuggers print when they know no name, and bare addresses.
-_NO_NAME = re.compile(r"^(?:\?\?+|<unknown>|<null>|unknown|\(null\)|0x[0-9A-Fa-f]+|\[0x[0-9A-Fa-f]+\]|[0-9A-Fa-f]{8,16})$")
+_NO_NAME = re.compile(
+    r"^(?:\?\?+|<unknown>|<null>|unknown|\(null\)|0x[0-9A-Fa-f]+|\[0x[0-9A-Fa-f]+\]|[0-9A-Fa-f]{8,16})$"
+)
 
 
 def strip_templates(name: str) -> str:
@@ -112,7 +114,13 @@ def normalize_function(name: str | None) -> str | None:
     n = _PROTECTED.sub(lambda m: _OPERATOR_BY_MARK[m.group(0)], n)
     n = n.replace(_ANON_MARK, "(anonymous)")
     n = re.sub(r"(?:\s+(?:const|volatile|&|&&))+$", "", n)
-    if " " in n and "operator" not in n and _ANON_MARK not in n and "(anonymous)" not in n and "{lambda}" not in n:
+    if (
+        " " in n
+        and "operator" not in n
+        and _ANON_MARK not in n
+        and "(anonymous)" not in n
+        and "{lambda}" not in n
+    ):
         n = _RETURN_TYPE.sub("", n, count=1)
     n = _WS.sub(" ", n).strip()
     if not n or _NO_NAME.match(n):

@@ -96,7 +96,9 @@ class _Row:
     report: CrashReport
 
 
-def _resign_one(parsed: dict[str, Any], depth: int, repo: str | Path | None, in_app: Sequence[str]) -> CrashReport:
+def _resign_one(
+    parsed: dict[str, Any], depth: int, repo: str | Path | None, in_app: Sequence[str]
+) -> CrashReport:
     report = report_from_json(parsed)
     frames = report.crashing_thread.frames
     if repo is not None:
@@ -142,8 +144,16 @@ def _load(conn: Connection, depth: int, repo: str | Path | None, in_app: Sequenc
             continue
         report = _resign_one(parsed, depth, repo, in_app)
         rows.append(
-            _Row(int(row.id), row.group_id, str(row.signature), report.signature, parsed,
-                 aware(row.received_at), row.revision, report)
+            _Row(
+                int(row.id),
+                row.group_id,
+                str(row.signature),
+                report.signature,
+                parsed,
+                aware(row.received_at),
+                row.revision,
+                report,
+            )
         )
     return rows
 
@@ -176,8 +186,14 @@ def _plan_and_apply(conn: Connection, rows: list[_Row], summary: ResignSummary, 
         by_sig[new_sig] = gid
         if not dry_run:
             conn.execute(sa.update(g).where(g.c.id == gid).values(signature=new_sig, updated_at=now))
-            events.record_event(conn, "group", gid, "renamed", actor=ACTOR,
-                                detail={"from": old_sig, "to": new_sig, "rules": summary.rules})
+            events.record_event(
+                conn,
+                "group",
+                gid,
+                "renamed",
+                actor=ACTOR,
+                detail={"from": old_sig, "to": new_sig, "rules": summary.rules},
+            )
         touched.add(gid)
     for row in moving:
         target = by_sig.get(row.new)
@@ -185,7 +201,9 @@ def _plan_and_apply(conn: Connection, rows: list[_Row], summary: ResignSummary, 
             summary.created.append(row.new)
             target = _create(conn, row, now, summary.rules) if not dry_run else -len(summary.created)
             by_sig[row.new] = target
-        summary.moves.append(Move(row.id, row.signature, row.new, row.group_id, target if target > 0 else None))
+        summary.moves.append(
+            Move(row.id, row.signature, row.new, row.group_id, target if target > 0 else None)
+        )
         if row.group_id is not None:
             touched.add(int(row.group_id))
         touched.add(target)
@@ -207,43 +225,76 @@ def _create(conn: Connection, row: _Row, now: datetime, rules: str) -> int:
     g = schema.crash_groups
     result = conn.execute(
         g.insert().values(
-            signature=row.new, status="new", crash_kind=row.report.crash_kind or row.report.exception_code,
-            title=group_title(row.report), count=0, first_seen=row.received_at, last_seen=row.received_at,
-            revisions=[], updated_at=now,
+            signature=row.new,
+            status="new",
+            crash_kind=row.report.crash_kind or row.report.exception_code,
+            title=group_title(row.report),
+            count=0,
+            first_seen=row.received_at,
+            last_seen=row.received_at,
+            revisions=[],
+            updated_at=now,
         )
     )
     key = result.inserted_primary_key
     assert key is not None
     gid = int(key[0])
-    events.record_event(conn, "group", gid, "created", to_state="new", actor=ACTOR,
-                        detail={"signature": row.new, "rules": rules})
-    queue.enqueue(conn, Stage.ANALYSE.value, group_id=gid, payload={"reason": Outcome.NEW_GROUP.value}, actor=ACTOR)
+    events.record_event(
+        conn,
+        "group",
+        gid,
+        "created",
+        to_state="new",
+        actor=ACTOR,
+        detail={"signature": row.new, "rules": rules},
+    )
+    queue.enqueue(
+        conn, Stage.ANALYSE.value, group_id=gid, payload={"reason": Outcome.NEW_GROUP.value}, actor=ACTOR
+    )
     return gid
 
 
 def _move(conn: Connection, row: _Row, target: int, rules: str) -> None:
     r = schema.crash_reports
     parsed = {**row.parsed, "signature": row.new}
-    conn.execute(sa.update(r).where(r.c.id == row.id).values(signature=row.new, group_id=target, parsed=parsed))
+    conn.execute(
+        sa.update(r).where(r.c.id == row.id).values(signature=row.new, group_id=target, parsed=parsed)
+    )
     row.parsed = parsed
     events.record_event(
-        conn, "report", row.id, "resigned", actor=ACTOR,
-        detail={"from": row.signature, "to": row.new, "from_group": row.group_id, "to_group": target, "rules": rules},
+        conn,
+        "report",
+        row.id,
+        "resigned",
+        actor=ACTOR,
+        detail={
+            "from": row.signature,
+            "to": row.new,
+            "from_group": row.group_id,
+            "to_group": target,
+            "rules": rules,
+        },
     )
     row.signature, row.group_id = row.new, target
 
 
-def _recount(conn: Connection, gid: int, rows: list[_Row], merged_into: int | None, rules: str, now: datetime) -> None:
+def _recount(
+    conn: Connection, gid: int, rows: list[_Row], merged_into: int | None, rules: str, now: datetime
+) -> None:
     g = schema.crash_groups
     values: dict[str, Any] = {"count": len(rows), "updated_at": now}
     if rows:
         values["first_seen"] = min(r.received_at for r in rows)
         values["last_seen"] = max(r.received_at for r in rows)
-        values["revisions"] = list(dict.fromkeys(r.revision for r in sorted(rows, key=lambda r: r.received_at) if r.revision))
+        values["revisions"] = list(
+            dict.fromkeys(r.revision for r in sorted(rows, key=lambda r: r.received_at) if r.revision)
+        )
     elif merged_into is not None:
         values["merged_into"] = merged_into
         values["merge_reason"] = f"resign: all reports moved to #{merged_into} (rules {rules})"
-        events.record_event(conn, "group", gid, "emptied", actor=ACTOR, detail={"into": merged_into, "rules": rules})
+        events.record_event(
+            conn, "group", gid, "emptied", actor=ACTOR, detail={"into": merged_into, "rules": rules}
+        )
     conn.execute(sa.update(g).where(g.c.id == gid).values(**values))
 
 
