@@ -14,7 +14,7 @@ from pathlib import Path
 from crashpilot.formats.paths import map_to_repo
 from crashpilot.models import Frame
 from crashpilot.signature.normalize import module_basename
-from crashpilot.signature.rules import matches
+from crashpilot.signature.rules import matches, on_lists_change
 
 _CACHE = 1 << 16  # distinct strings kept per decision; enough for a large project's stacks
 
@@ -34,6 +34,14 @@ def _runtime_path(file: str) -> bool:
 @lru_cache(maxsize=_CACHE)
 def _runtime_function(function: str) -> bool:
     return matches("runtime_functions", function.strip())
+
+
+def _clear_caches() -> None:
+    for memo in (_runtime_module, _runtime_path, _runtime_function):
+        memo.cache_clear()
+
+
+on_lists_change(_clear_caches)  # a project's extra lists change the decisions
 
 
 def is_runtime(frame: Frame) -> bool:

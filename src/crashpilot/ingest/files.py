@@ -28,6 +28,20 @@ from crashpilot.store.blobs import BlobStore
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "IngestOptions",
+    "dump_companion",
+    "expand",
+    "ingest_one",
+    "ingest_paths",
+    "is_dump",
+    "known_files",
+    "matches",
+    "quarantine_file",
+    "remember",
+    "text_for_dump",
+]
+
 TEXT_SUFFIX = ".txt"
 DUMP_SUFFIX = ".dmp"
 

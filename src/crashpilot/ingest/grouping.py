@@ -150,7 +150,7 @@ class GroupCache:
         g = schema.crash_groups
         new = [seen for seen in self._seen.values() if seen.created is not None]
         if new:
-            rows = [seen.created for seen in new]
+            rows = [seen.created for seen in new if seen.created is not None]
             ids = self.conn.execute(
                 g.insert().returning(g.c.id, sort_by_parameter_order=True), rows
             ).scalars()
