@@ -1,0 +1,214 @@
+"""The pull request a reviewer reads, and the commit message, from plain facts.
+
+Everything that comes from a crash (summary, signature, frames) or from the model (root cause,
+explanation) is untrusted: it is shown only inside code spans or code fences longer than any
+backtick run it holds, with control and bidirectional-override characters removed, so it cannot
+add headings, links, images, HTML or ``@user`` mentions to the pull request. A redaction pass
+removes the configured secrets and anything shaped like a token from the whole text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from crashpilot.git import NumStat
+from crashpilot.log import RedactFilter
+
+__all__ = ["BodyFacts", "Evidence", "commit_message", "pr_title", "render_pr_body"]
+
+GITHUB_BODY_LIMIT = 65_536  # characters GitHub accepts in a pull request body
+MAX_FRAMES = 10
+MAX_LINE = 200
+MAX_PROSE = 6_000
+MAX_FILES = 50
+SUBJECT_LIMIT = 72
+
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+_TICKS = re.compile(r"`+")
+_FIELD = re.compile(r"\{(\w+)\}")
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One verification step: ``name`` (build, tests, reproducer ...), ``passed``, a short ``detail``."""
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class BodyFacts:
+    """What a pull request says. Strings marked untrusted are fenced when rendered."""
+
+    group_id: int | str
+    summary: str  # untrusted: e.g. "SIGSEGV in Group::RemoveMember"
+    occurrences: int
+    signature: str  # untrusted
+    frames: Sequence[str] = ()  # untrusted: top frames, one line each, crashing frame first
+    root_cause: str = ""  # untrusted (model)
+    change: str = ""  # untrusted (model): what the change does and why
+    diff_stats: Sequence[NumStat] = ()
+    verification_level: str = "builds-only"  # reproduced-and-fixed | tests-pass | builds-only
+    evidence: Sequence[Evidence] = ()
+    model: str | None = None
+    cost_usd: float | None = None
+    crashpilot_version: str = ""
+    crash_kind: str | None = None
+    first_seen: str | None = None
+    last_seen: str | None = None
+    revisions: Sequence[str] = field(default=())
+
+
+def _clean(text: str, limit: int) -> str:
+    text = _UNSAFE.sub("", text.replace("\r\n", "\n").replace("\t", "    "))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def code(text: str, limit: int = MAX_LINE) -> str:
+    """``text`` as one inline code span that nothing inside it can close (newlines become spaces)."""
+    body = _clean(" ".join(text.split("\n")), limit) or " "
+    longest = max((len(m) for m in _TICKS.findall(body)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if body.startswith("`") or body.endswith("`") or body.startswith(" ") else ""
+    return f"{ticks}{pad}{body}{pad}{ticks}"
+
+
+def fence(text: str, lang: str = "text", limit: int = MAX_PROSE) -> str:
+    """``text`` in a fenced code block no backtick run inside it can close."""
+    lines = [_clean(line, MAX_LINE * 2) for line in _clean(text, limit).split("\n")]
+    body = "\n".join(lines)
+    longest = max((len(m) for m in _TICKS.findall(body)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    return f"{ticks}{lang}\n{body}\n{ticks}"
+
+
+def _cost(cost: float | None) -> str:
+    if cost is None:
+        return "unknown"
+    return f"${cost:.2f}" if cost >= 0.01 else f"${cost:.4f}"
+
+
+def _evidence(facts: BodyFacts) -> list[str]:
+    out = [f"Verification level: **{_clean(facts.verification_level, 40)}**", ""]
+    for item in facts.evidence:
+        mark = "passed" if item.passed else "FAILED"
+        line = f"- {code(item.name, 40)}: {mark}"
+        out.append(line + (f" — {code(item.detail)}" if item.detail else ""))
+    if not facts.evidence:
+        out.append("- no verification evidence was recorded")
+    return out
+
+
+def _diff(facts: BodyFacts) -> list[str]:
+    if not facts.diff_stats:
+        return ["(no diff statistics recorded)"]
+    added = sum(s.added or 0 for s in facts.diff_stats)
+    deleted = sum(s.deleted or 0 for s in facts.diff_stats)
+    out = [f"{len(facts.diff_stats)} file(s) changed, +{added} −{deleted}", ""]
+    for s in facts.diff_stats[:MAX_FILES]:
+        counts = "binary" if s.added is None or s.deleted is None else f"+{s.added} −{s.deleted}"
+        renamed = f" (from {code(s.old_path)})" if s.old_path else ""
+        out.append(f"- {code(s.path)}{renamed}: {counts}")
+    if len(facts.diff_stats) > MAX_FILES:
+        out.append(f"- … and {len(facts.diff_stats) - MAX_FILES} more")
+    return out
+
+
+def render_pr_body(facts: BodyFacts, *, secrets: Sequence[str] = ()) -> str:
+    """The Markdown body of the pull request for ``facts``, fenced, redacted and size-capped."""
+    seen = ""
+    if facts.first_seen or facts.last_seen:
+        seen = (
+            f" (first seen {code(facts.first_seen or '?', 40)}, last seen {code(facts.last_seen or '?', 40)})"
+        )
+    crash = [
+        "## Crash",
+        "",
+        f"- Summary: {code(facts.summary)}",
+        f"- Occurrences: **{int(facts.occurrences)}**{seen}",
+        f"- Signature: {code(facts.signature, 400)}",
+        f"- crashpilot group: {code(str(facts.group_id), 40)}",
+    ]
+    if facts.crash_kind:
+        crash.append(f"- Kind: {code(facts.crash_kind, 80)}")
+    if facts.revisions:
+        crash.append("- Seen in builds: " + ", ".join(code(r, 60) for r in list(facts.revisions)[:10]))
+    frames = list(facts.frames)[:MAX_FRAMES]
+    stack = ["## Stack (top frames)", "", fence("\n".join(frames) or "(no frames)")]
+    if len(facts.frames) > MAX_FRAMES:
+        stack.append(f"({len(facts.frames) - MAX_FRAMES} more frames not shown)")
+    model = code(facts.model, 80) if facts.model else "an unknown model"
+    version = f" {code(facts.crashpilot_version, 40)}" if facts.crashpilot_version else ""
+    parts = [
+        "\n".join(crash),
+        "\n".join(stack),
+        "## Root cause\n\n" + fence(facts.root_cause or "(not stated)"),
+        "## The change and why\n\n"
+        + fence(facts.change or "(not stated)")
+        + "\n\n"
+        + "\n".join(_diff(facts)),
+        "## Verification\n\n" + "\n".join(_evidence(facts)),
+        "## Disclosure\n\n"
+        f"This change was generated by crashpilot{version}, an automated tool, using the AI model "
+        f"{model} (model cost: {_cost(facts.cost_usd)}). It was not written by a person.\n\n"
+        "**Review before merging.** A human maintainer must read and test this change; crashpilot "
+        "never merges a pull request by itself.",
+    ]
+    text = "\n\n".join(parts) + "\n"
+    text = RedactFilter(secrets).redact(text)
+    if len(text) > GITHUB_BODY_LIMIT - 100:
+        text = text[: GITHUB_BODY_LIMIT - 200] + "\n\n(body truncated)\n"
+    return text
+
+
+def _one_line(text: str, limit: int) -> str:
+    line = " ".join(_clean(text, 10 * limit).split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def pr_title(facts: BodyFacts, *, secrets: Sequence[str] = ()) -> str:
+    """A one-line title: ``Fix crash: <summary>``."""
+    return RedactFilter(secrets).redact(_one_line(f"Fix crash: {facts.summary}", 120))
+
+
+def commit_message(
+    facts: BodyFacts,
+    *,
+    template: str = "fix: {summary}",
+    area: str = "",
+    secrets: Sequence[str] = (),
+) -> str:
+    """A commit message naming the crash and the root cause, its subject from ``template``.
+
+    ``template`` may use ``{summary}``, ``{area}``, ``{group}`` and ``{signature}`` (e.g. the
+    AzerothCore/TrinityCore style ``fix({area}): {summary}``); an unknown field is left as typed.
+    """
+    values = {
+        "summary": _one_line(facts.summary, SUBJECT_LIMIT),
+        "area": _one_line(area, 40),
+        "group": str(facts.group_id),
+        "signature": _one_line(facts.signature, SUBJECT_LIMIT),
+    }
+    if not values["area"]:
+        template = template.replace("({area})", "")  # "fix({area}): x" without an area is "fix: x"
+    subject = _FIELD.sub(lambda m: values.get(m.group(1), m.group(0)), template)
+    subject = _one_line(subject, SUBJECT_LIMIT)
+    root = _clean(facts.root_cause, 2000).strip() or "(not stated)"
+    model = facts.model or "an unknown model"
+    tool = " ".join(p for p in ("crashpilot", facts.crashpilot_version) if p)
+    lines = [
+        subject,
+        "",
+        f"Crash: {_one_line(facts.signature, 400)}",
+        f"Occurrences: {int(facts.occurrences)}",
+        "",
+        "Root cause:",
+        root,
+        "",
+        f"Generated by {tool} with {_one_line(model, 80)}; review before merging.",
+        f"Crashpilot-Group: {facts.group_id}",
+    ]
+    return RedactFilter(secrets).redact("\n".join(lines) + "\n")
