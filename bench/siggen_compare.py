@@ -36,7 +36,7 @@ def stacks(n_generated: int, seed: int = 7) -> list[CrashReport]:
             for path in sorted(folder.rglob("*.txt")):
                 out.extend(r for r in parse_bytes(path.read_bytes()) if r.frames)
     rng = random.Random(seed)
-    for i in range(n_generated):
+    for _ in range(n_generated):
         out.extend(r for r in parse_text(crash_text(rng.randrange(400), rng)) if r.frames)
     return out
 
