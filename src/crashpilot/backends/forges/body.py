@@ -92,7 +92,7 @@ def _cost(cost: float | None) -> str:
 
 
 def _evidence(facts: BodyFacts) -> list[str]:
-    out = [f"Verification level: **{_clean(facts.verification_level, 40)}**", ""]
+    out = [f"Verification level: **{code(facts.verification_level, 40)}**", ""]
     for item in facts.evidence:
         mark = "passed" if item.passed else "FAILED"
         line = f"- {code(item.name, 40)}: {mark}"
@@ -170,8 +170,8 @@ def _one_line(text: str, limit: int) -> str:
 
 
 def pr_title(facts: BodyFacts, *, secrets: Sequence[str] = ()) -> str:
-    """A one-line title: ``Fix crash: <summary>``."""
-    return RedactFilter(secrets).redact(_one_line(f"Fix crash: {facts.summary}", 120))
+    """A one-line title, ``Fix crash: <summary>``, the summary as a code span (no mention, no markup)."""
+    return RedactFilter(secrets).redact("Fix crash: " + code(_one_line(facts.summary, 100)))
 
 
 def commit_message(
