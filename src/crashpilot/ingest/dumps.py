@@ -15,7 +15,6 @@ from pathlib import Path
 
 from crashpilot.formats import finish
 from crashpilot.models import CrashReport
-from crashpilot.symbolize import dump_to_reports
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +42,8 @@ def symbolize_dump(
     in_app_paths: Sequence[str] = (),
 ) -> list[CrashReport]:
     """The finished reports of the dump at ``path`` (ParseError when it cannot be read)."""
+    from crashpilot.symbolize import dump_to_reports  # imported on the first dump: keeps idle RSS low
+
     reports = dump_to_reports(
         path,
         revision=revision,

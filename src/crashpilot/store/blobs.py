@@ -223,11 +223,15 @@ def _load_syncfs() -> Callable[[int], int] | None:
     return fn
 
 
-_SYNCFS = _load_syncfs()
+_UNLOADED: Callable[[int], int] = lambda fd: -1  # noqa: E731 - a marker, never called
+_SYNCFS: Callable[[int], int] | None = _UNLOADED  # loaded on first use (ctypes costs idle RSS)
 
 
 def _syncfs(root: Path) -> bool:
     """One sync of the whole file system holding ``root`` (Linux); False when unavailable."""
+    global _SYNCFS
+    if _SYNCFS is _UNLOADED:
+        _SYNCFS = _load_syncfs()
     if _SYNCFS is None:
         return False
     fd = os.open(root, os.O_RDONLY)
