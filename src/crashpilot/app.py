@@ -72,14 +72,59 @@ def open_app(settings: Settings, upgrade: bool = True) -> App:
 
 def stage_handlers() -> dict[Stage, Callable[..., Any]]:
     """The stage handlers this version has: stage -> ``run(job, ctx) -> Outcome``."""
-    from crashpilot.stages import analyse
+    from crashpilot.stages import analyse, build, fix, publish, track, verify
 
-    return {Stage.ANALYSE: analyse.run}
+    return {
+        Stage.ANALYSE: analyse.run,
+        Stage.FIX: fix.run,
+        Stage.BUILD: build.run,
+        Stage.VERIFY: verify.run,
+        Stage.PUBLISH: publish.run,
+        Stage.TRACK: track.run,
+    }
 
 
-def make_workers(app: App, count: int = 1, stages: list[str] | None = None) -> list[Any]:
+def model_keys() -> dict[str, str]:
+    """The model API keys from the environment (read here and in the CLI only, never in library code)."""
+    import os
+
+    return {k: os.environ[k] for k in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY") if os.environ.get(k)}
+
+
+def make_backends(
+    app: App,
+    *,
+    model: Any = None,
+    model_name: str | None = None,
+    base_url: str | None = None,
+    keys: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """What the stages get in ``ctx.backends``: the scrubbed process environment and the model factory.
+
+    ``model`` is a ready factory ``(budget, record) -> Model`` (the demo's replay); otherwise one is
+    built from ``model.name`` (or ``model_name``) with the key from ``keys`` (default: the environment).
+    """
+    import os
+
+    from crashpilot.proc import clean_env
+    from crashpilot.stages.setup import model_factory, model_spec
+
+    backends: dict[str, Any] = {"env": clean_env(os.environ)}
+    if model is None:
+        spec = model_spec(app.settings, model_keys() if keys is None else keys, name=model_name, base_url=base_url)
+        model = model_factory(spec) if spec is not None else None
+    if model is not None:
+        backends["model"] = model
+    return backends
+
+
+def make_workers(
+    app: App, count: int = 1, stages: list[str] | None = None, backends: Mapping[str, Any] | None = None
+) -> list[Any]:
     from crashpilot.worker import Worker
 
+    if backends is None:
+        backends = make_backends(app)
     handlers = stage_handlers()
     if stages:
         wanted = {Stage(s) for s in stages}
@@ -93,6 +138,7 @@ def make_workers(app: App, count: int = 1, stages: list[str] | None = None) -> l
             limits={Stage.BUILD.value: app.settings["worker.build_slots"]},
             limit_scope="host",
             max_attempts_fix=app.settings["worker.max_fix_attempts"],
+            backends=backends,
         )
         for _ in range(count)
     ]
@@ -112,6 +158,8 @@ def run(
     workers: bool = True,
     on_ingested: Callable[[Any], None] | None = None,
     queue_poll: float = 2.0,
+    backends: Mapping[str, Any] | None = None,
+    worker_count: int = 1,
 ) -> None:
     """Watch, take in, and work the queue until ``stop`` is set."""
     from crashpilot.ingest.queue_folder import RequestQueue
@@ -148,7 +196,7 @@ def run(
 
         threads.append(threading.Thread(target=poll_queue, name="request-queue", daemon=True))
     if workers:
-        for w in make_workers(app):
+        for w in make_workers(app, count=worker_count, backends=backends):
             threads.append(threading.Thread(target=w.run, args=(stop,), name="worker", daemon=True))
     for t in threads:
         t.start()

@@ -295,6 +295,10 @@ def cmd_show(args: argparse.Namespace) -> int:
             raise CrashpilotError(f"no group {args.group}")
         if group.get("reports"):
             group["reports"][0] = get_report(conn, group["reports"][0]["id"]) or group["reports"][0]
+        from crashpilot.store.runs import latest_pr, latest_run
+
+        group["run"] = latest_run(conn, args.group)
+        group["pull_request"] = latest_pr(conn, args.group)
         return group
 
     group = _read(args, query)
@@ -313,12 +317,29 @@ def cmd_show(args: argparse.Namespace) -> int:
     brief = _settings(args).home / "briefs" / f"group-{group['id']}.md"
     if brief.exists():
         print(f"  triage brief: {brief}")
+    _print_fix(group.get("run"), group.get("pull_request"))
     events = group.get("events") or []
     if events:
         print("  events:")
         for e in events[-10:]:
             print(f"    {_when(e['at'])}  {e['kind']}" + (f" -> {e['to_state']}" if e.get("to_state") else ""))
     return EXIT_OK
+
+
+def _print_fix(run: Any, pr: Any) -> None:
+    """The latest run (analysis, verification) and pull request (diff and evidence) of a group."""
+    if run:
+        analysis = (run.get("result") or {}).get("analysis") or {}
+        print(f"  run {run['id']}:      {run['status']}, {run['attempts']} fix pass(es), {run['input_tokens']} in / {run['output_tokens']} out tokens"
+              + (f", verification {run['verification']}" if run.get("verification") else ""))
+        if analysis:
+            print(f"  analysis:   {analysis.get('fixability')} (confidence {analysis.get('confidence')}): {str(analysis.get('root_cause'))[:300]}")
+            print(f"  fault at:   {str(analysis.get('fault_location'))[:200]}")
+    if pr:
+        print(f"  pull request {pr['id']} ({pr['status']}, {pr['verification']}): {pr['branch']} -> {pr['base']} at {pr['head_sha'][:12]}")
+        print()
+        print("\n".join("    " + line for line in pr["body"].splitlines()))
+        print()
 
 
 def cmd_quarantine(args: argparse.Namespace) -> int:
@@ -368,8 +389,66 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from crashpilot import demo
+    from crashpilot.app import model_keys
 
-    return demo.main(home=Path(args.home) if args.home else None, keep=args.keep, out=print)
+    def out(line: str) -> None:
+        print(line, flush=True)
+
+    return demo.main(
+        home=Path(args.home) if args.home else None,
+        keep=args.keep,
+        out=out,
+        model=args.model,
+        base_url=args.base_url,
+        keys=model_keys(),
+    )
+
+
+# --- local pull requests -------------------------------------------------------------------------
+
+def cmd_prs(args: argparse.Namespace) -> int:
+    from crashpilot.store.runs import list_prs
+
+    app = _app(args)
+    with app.engine.connect() as conn:
+        prs = list_prs(conn, status=None if args.all else "open")
+    if args.json:
+        _print_json(prs)
+        return EXIT_OK
+    if not prs:
+        print("no open pull requests" if not args.all else "no pull requests yet")
+        return EXIT_OK
+    print(f"{'pr':>4}  {'group':>5}  {'status':<8} {'verification':<21} {'branch':<18} title")
+    for pr in prs:
+        print(f"{pr['id']:>4}  {pr['group_id']:>5}  {pr['status']:<8} {pr['verification'] or '-':<21} {pr['branch']:<18} {pr['title'][:70]}")
+    return EXIT_OK
+
+
+def _repo(app: Any) -> Path:
+    repo = app.repo
+    if repo is None:
+        raise CrashpilotError("no project repository (project.repo, or run from inside it)")
+    return Path(repo)
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from crashpilot.git import Identity
+    from crashpilot.handoff import approve
+
+    app = _app(args)
+    identity = Identity(app.settings["bot.name"], app.settings["bot.email"])
+    pr = approve(app.engine, _repo(app), args.group, identity)
+    print(f"group {args.group}: {pr['branch']} merged into {pr['base']} as {pr['merged_sha'][:12]}; the group is fixed")
+    return EXIT_OK
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    from crashpilot.handoff import reject
+
+    app = _app(args)
+    pr = reject(app.engine, _repo(app), args.group, reason=args.reason)
+    print(f"group {args.group}: pull request {pr['id']} rejected, branch {pr['branch']} deleted")
+    return EXIT_OK
 
 
 # --- the parser ----------------------------------------------------------------------------------
@@ -448,8 +527,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("db", cmd_db, "database maintenance")
     sp.add_argument("action", choices=["upgrade"], help="upgrade: apply migrations")
 
-    sp = add("demo", cmd_demo, "run the main job on bundled sample crashes in a throw-away home")
+    sp = add("demo", cmd_demo, "crash -> verified fix -> local pull request on a bundled sample project, in a throw-away home")
     sp.add_argument("--keep", action="store_true", help="keep the demo home folder afterwards")
+    sp.add_argument("--model", help="use a real model, e.g. openai:gpt-4.1 (default with ANTHROPIC_API_KEY set: anthropic)")
+    sp.add_argument("--base-url", help="base URL of an OpenAI-compatible server for --model openai:<name>")
+
+    sp = add("prs", cmd_prs, "list local pull requests (verified fixes waiting for review)")
+    sp.add_argument("--all", action="store_true", help="merged and rejected ones too")
+    sp.add_argument("--json", action="store_true")
+
+    sp = add("approve", cmd_approve, "merge a group's pull request branch into the base branch")
+    sp.add_argument("group", type=int)
+    sp.add_argument("--repo", help="the project repository (default: from crashpilot.toml)")
+
+    sp = add("reject", cmd_reject, "close a group's pull request and delete its branch")
+    sp.add_argument("group", type=int)
+    sp.add_argument("--reason", help="why (kept with the group)")
+    sp.add_argument("--repo", help="the project repository (default: from crashpilot.toml)")
     return p
 
 

@@ -128,4 +128,14 @@ def test_run_watches_a_folder_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> Non
 def test_demo_runs_the_main_job(tmp_path: Path) -> None:
     r = cp("demo", "--home", str(tmp_path / "demo"), timeout=120)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "6 crash files -> 4 groups, 1 quarantined" in r.stdout
+    out = r.stdout
+    assert "REPLAYS A RECORDED CONVERSATION" in out  # no key in the test environment: said on screen
+    for stage in ("INGEST", "ANALYSE", "FIX", "BUILD", "VERIFY"):
+        assert f" {stage} " in out, out
+    assert "local pull request 1 for group 1" in out
+    assert "verification:  reproduced-and-fixed" in out
+    assert "timings per stage: ANALYSE" in out
+    prs = cp("prs", "--home", str(tmp_path / "demo"), "--json")
+    assert [(p["status"], p["verification"], p["branch"]) for p in json.loads(prs.stdout)] == [
+        ("open", "reproduced-and-fixed", "crashpilot/1")
+    ]
