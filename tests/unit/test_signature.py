@@ -30,7 +30,7 @@ DATA = Path(__file__).resolve().parents[1] / "data" / "crashes"
         ("foo(int) [clone .cold]", "foo"),
         ("foo [clone .isra.0] [clone .cold]", "foo"),
         ("Foo::{lambda(int)#2}::operator()(int) const", "Foo::{lambda}::operator()"),
-        ("Foo::run()::$_3::operator()() const", "Foo::run::$_::operator()"),
+        ("Foo::run()::$_3::operator()() const", "Foo::run"),
         ("int __cdecl main(int, char**)", "main"),
         ("operator new(unsigned long)", "operator new"),
         ("operator<<(std::ostream&, Foo const&)", "operator<<"),

@@ -62,30 +62,24 @@ def strip_templates(name: str) -> str:
 
 
 def strip_arguments(name: str) -> str:
-    """Drop every argument list and trailing cv/ref qualifiers, keep scopes after them.
+    """Drop the first argument list and all after it: ``f(int) const &`` -> ``f``.
 
-    ``f(int) const &`` -> ``f``; ``Outer::run()::$_0::operator__call__()`` keeps
-    ``Outer::run::$_0::operator__call__`` (a lambda's enclosing function names the lambda).
+    A lambda's frame ``Outer::run(int)::{lambda()#1}::operator()`` becomes its enclosing
+    function ``Outer::run`` (what ``context`` looks up in the source, too).
     """
-    out: list[str] = []
-    angle = paren = 0
-    for ch in name:
-        if paren:
-            if ch == "(":
-                paren += 1
-            elif ch == ")":
-                paren -= 1
-            continue
-        if ch == "(" and angle == 0:
-            paren = 1
-            continue
+    depth = 0
+    for i, ch in enumerate(name):
         if ch == "<":
-            angle += 1
-        elif ch == ">" and angle:
-            angle -= 1
-        out.append(ch)
-    head = "".join(out).rstrip()
-    return head or name
+            depth += 1
+        elif ch == ">" and depth:
+            depth -= 1
+        elif ch == "(" and depth == 0:
+            head = name[:i].rstrip()
+            if head.endswith("operator") or head.endswith("operator()"):
+                continue  # the call operator's own parentheses
+            if head:
+                return head
+    return name
 
 
 def normalize_function(name: str | None) -> str | None:
