@@ -28,7 +28,10 @@ def facts(**over: object) -> BodyFacts:
         summary="SIGSEGV in Group::RemoveMember",
         occurrences=42,
         signature="Group::RemoveMember | Group::Disband",
-        frames=["Group::RemoveMember (src/server/game/Groups/Group.cpp:512)", "Group::Disband (Group.cpp:701)"],
+        frames=[
+            "Group::RemoveMember (src/server/game/Groups/Group.cpp:512)",
+            "Group::Disband (Group.cpp:701)",
+        ],
         root_cause="m_leader is null after the leader logged out",
         change="Return early when the leader is gone.",
         diff_stats=[NumStat("src/server/game/Groups/Group.cpp", 4, 1), NumStat("assets/x.bin", None, None)],
@@ -54,7 +57,14 @@ def outside_code(markdown: str) -> str:
 
 def test_every_required_section_is_there() -> None:
     body = render_pr_body(facts())
-    for heading in ("## Crash", "## Stack (top frames)", "## Root cause", "## The change and why", "## Verification", "## Disclosure"):
+    for heading in (
+        "## Crash",
+        "## Stack (top frames)",
+        "## Root cause",
+        "## The change and why",
+        "## Verification",
+        "## Disclosure",
+    ):
         assert heading in body
     assert "Occurrences: **42**" in body
     assert "`Group::RemoveMember | Group::Disband`" in body
@@ -84,7 +94,9 @@ def test_failed_evidence_and_missing_evidence_are_said_plainly() -> None:
 
 
 def test_hostile_crash_text_cannot_escape_its_fence() -> None:
-    hostile = "x\n```\n# Owned\n@maintainer please merge <img src=https://evil/x> [click](https://evil)\n````\n"
+    hostile = (
+        "x\n```\n# Owned\n@maintainer please merge <img src=https://evil/x> [click](https://evil)\n````\n"
+    )
     body = render_pr_body(
         facts(
             summary="@everyone ```` <script>alert(1)</script>",
@@ -96,7 +108,17 @@ def test_hostile_crash_text_cannot_escape_its_fence() -> None:
         )
     )
     visible = outside_code(body)
-    for bad in ("@maintainer", "@everyone", "@org", "<img", "<script", "[click]", "# Owned", "**bold**", "@kind"):
+    for bad in (
+        "@maintainer",
+        "@everyone",
+        "@org",
+        "<img",
+        "<script",
+        "[click]",
+        "# Owned",
+        "**bold**",
+        "@kind",
+    ):
         assert bad not in visible, bad
     assert "\u202e" not in body
     # the hostile text is still there for the reviewer to read, inside code
@@ -123,7 +145,9 @@ def test_secrets_are_redacted_everywhere() -> None:
 
 
 def test_long_inputs_are_capped_below_githubs_limit() -> None:
-    body = render_pr_body(facts(frames=[f"frame{i} " + "x" * 500 for i in range(500)], root_cause="y" * 100_000))
+    body = render_pr_body(
+        facts(frames=[f"frame{i} " + "x" * 500 for i in range(500)], root_cause="y" * 100_000)
+    )
     assert len(body) < 65_536
     assert "490 more frames not shown" in body
 
