@@ -387,6 +387,31 @@ def cmd_retry(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_resign(args: argparse.Namespace) -> int:
+    from crashpilot.signature import rules
+    from crashpilot.store.resign import resign
+
+    app = _app(args)
+    rules.use_extra_lists(app.settings["grouping.lists_folder"] or None)
+    summary = resign(
+        app.engine,
+        dry_run=args.dry_run,
+        depth=app.settings["grouping.depth"],
+        repo=app.repo,
+        in_app_paths=tuple(app.settings["project.in_app"]) if app.repo else (),
+    )
+    if args.json:
+        _print_json({"rules": summary.rules, "dry_run": summary.dry_run, "reports": summary.reports,
+                     "unchanged": summary.unchanged, "moved": len(summary.moves), "created": summary.created,
+                     "renamed": {str(k): list(v) for k, v in summary.renamed.items()},
+                     "merged": {str(k): v for k, v in summary.merged.items()},
+                     "split": {str(k): v for k, v in summary.split.items()}})
+    else:
+        for line in summary.lines():
+            print(line)
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from crashpilot import demo
     from crashpilot.app import model_keys
@@ -518,6 +543,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--job", type=int, help="retry this job instead")
 
     sp = add("stats", cmd_stats, "counts of reports, groups and jobs")
+    sp.add_argument("--json", action="store_true")
+
+    sp = add("resign", cmd_resign, "recompute every stored report's signature after a rules change; move reports between groups")
+    sp.add_argument("--dry-run", action="store_true", help="only say what would move")
     sp.add_argument("--json", action="store_true")
 
     sp = add("settings", cmd_settings, "show the effective settings and where each comes from")

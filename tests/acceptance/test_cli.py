@@ -139,3 +139,26 @@ def test_demo_runs_the_main_job(tmp_path: Path) -> None:
     assert [(p["status"], p["verification"], p["branch"]) for p in json.loads(prs.stdout)] == [
         ("open", "reproduced-and-fixed", "crashpilot/1")
     ]
+
+
+def test_resign_after_a_rules_change_moves_reports(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    corpus = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "crashes"
+    source = corpus if corpus.is_dir() else SAMPLES
+    assert cp("--home", str(home), "ingest", str(source)).returncode == 0
+    before = json.loads(cp("--home", str(home), "groups", "--json").stdout)
+    same = json.loads(cp("--home", str(home), "resign", "--json").stdout)
+    assert same["moved"] == 0 and same["unchanged"] == same["reports"]
+    # A shallower signature (one frame) is a rules change: reports move to groups of new signatures.
+    env = {**os.environ, "CRASHPILOT_GROUPING_DEPTH": "1"}
+    dry = json.loads(cp("--home", str(home), "resign", "--dry-run", "--json", env=env).stdout)
+    assert dry["moved"] > 0
+    assert json.loads(cp("--home", str(home), "groups", "--json").stdout) == before  # dry run changed nothing
+    moved = cp("--home", str(home), "resign", env=env)
+    assert moved.returncode == 0 and "moved" in moved.stdout
+    after = json.loads(cp("--home", str(home), "groups", "--json").stdout)
+    assert sum(g["count"] for g in after) == sum(g["count"] for g in before)
+    live_before = {g["signature"] for g in before if g["count"]}
+    live_after = {g["signature"] for g in after if g["count"]}
+    assert live_after != live_before
+    assert max(g["signature"].count(" | ") for g in after if g["count"]) < max(g["signature"].count(" | ") for g in before)
