@@ -36,8 +36,8 @@ AUTH = re.compile(
 FAILURE = re.compile(
     r"litellm\.\w+(?:Error|Exception)|AuthenticationError|APIConnectionError|^Traceback ", re.M
 )
-_NUM = r"([\d.,]+)\s*([kKmM]?)"
-TOKENS = re.compile(rf"Tokens:\s*{_NUM} sent(?:,[^,.]*?)*?,\s*{_NUM} received")
+_NUM = r"(\d[\d.,]*)\s*([kKmM]?)"
+TOKENS = re.compile(rf"Tokens:\s*{_NUM} sent\b.*?\b{_NUM} received")
 COST = re.compile(r"Cost:\s*\$([\d.,]+) message,\s*\$([\d.,]+) session")
 
 
