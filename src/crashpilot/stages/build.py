@@ -14,7 +14,7 @@ from typing import Any
 from crashpilot.errors import PermanentError
 from crashpilot.flow import Outcome
 from crashpilot.stages import checks
-from crashpilot.stages.setup import Pipeline
+from crashpilot.stages.setup import Pipeline, drop_branch, last_attempt
 from crashpilot.store import artifacts, runs
 from crashpilot.store.db import write_transaction
 from crashpilot.worker import StageResult
@@ -60,6 +60,8 @@ def run(job: Any, ctx: Any) -> StageResult:
         runs.add_result(conn, run_id, build=step.to_json())
     if step.ok:
         return StageResult(Outcome.OK)
+    if last_attempt(p.settings, payload):
+        drop_branch(p, run_id, branch)
     feedback = step.summary + (
         f"\n\n--- build output (tail) ---\n{step.output[-2500:]}" if step.output else ""
     )

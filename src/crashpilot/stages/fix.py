@@ -28,9 +28,8 @@ from crashpilot.agent import (
 )
 from crashpilot.errors import PermanentError, PolicyViolation
 from crashpilot.flow import Outcome
-from crashpilot.git import Git
 from crashpilot.stages import checks
-from crashpilot.stages.setup import Pipeline, read_artifact
+from crashpilot.stages.setup import Pipeline, drop_branch, read_artifact
 from crashpilot.store import artifacts, runs
 from crashpilot.store.db import write_transaction
 from crashpilot.store.groups import get_group
@@ -85,12 +84,9 @@ def commit_message(group: dict[str, Any], finish: Any, run_id: int, pass_no: int
 
 
 def _give_up(p: Pipeline, run_id: int, branch: str, reason: str) -> StageResult:
-    repo = Git(p.repo)
-    if repo.branch_exists(branch):
-        repo.delete_branch(branch, force=True)
     with write_transaction(p.engine) as conn:
         runs.add_result(conn, run_id, fix_stopped=reason)
-        runs.finish_run(conn, run_id, "needs_human", actor=p.ctx.worker_id)
+    drop_branch(p, run_id, branch)
     return StageResult(Outcome.GIVE_UP, reason=reason)
 
 

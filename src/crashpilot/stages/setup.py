@@ -289,3 +289,20 @@ def read_artifact(engine: Engine, blobs: BlobStore, artifact_id: int) -> bytes:
     if sha is None:
         raise PermanentError(f"artifact {artifact_id} is missing")
     return blobs.read(str(sha))
+
+
+def last_attempt(settings: Any, payload: Mapping[str, Any]) -> bool:
+    """True when a failure now ends the run (the FIX passes are spent: the next stop is a human)."""
+    return int(payload.get("fix_passes", 0)) >= int(settings["worker.max_fix_attempts"])
+
+
+def drop_branch(p: Pipeline, run_id: int, branch: str, status: str = "needs_human") -> None:
+    """End a run that produced nothing to review: its branch is deleted, the run closed."""
+    from crashpilot.git import Git
+    from crashpilot.store import runs
+
+    repo = Git(p.repo)
+    if repo.branch_exists(branch):
+        repo.delete_branch(branch, force=True)
+    with write_transaction(p.engine) as conn:
+        runs.finish_run(conn, run_id, status, actor=p.ctx.worker_id)

@@ -25,7 +25,7 @@ from typing import Any
 from crashpilot.flow import Outcome
 from crashpilot.slots import Slot
 from crashpilot.stages import checks
-from crashpilot.stages.setup import Pipeline
+from crashpilot.stages.setup import Pipeline, drop_branch, last_attempt
 from crashpilot.store import runs
 from crashpilot.store.db import write_transaction
 from crashpilot.worker import StageResult
@@ -121,6 +121,8 @@ def run(job: Any, ctx: Any) -> StageResult:
         why.splitlines()[0],
         extra={"group": job.group_id, "run": run_id, "stage": "verify"},
     )
+    if level is None and last_attempt(p.settings, payload):
+        drop_branch(p, run_id, branch)
     if level is None:
         return StageResult(
             Outcome.FAILED, payload={"feedback": why, "feedback_stage": "VERIFY"}, reason=why.splitlines()[0]
