@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import traceback
 from collections.abc import Iterator
@@ -297,3 +298,16 @@ def test_enterprise_base_url_with_api_prefix(tmp_path: Path) -> None:
             forge.close()
     assert pr.number == 1 and pr.base == "master"
     assert api.url.endswith("/api/v3")
+
+
+def test_a_large_push_goes_through_chunked_transfer(world: World) -> None:
+    git = Git(world.work)
+    (world.work / "blob.bin").write_bytes(os.urandom(3 * 1024 * 1024))
+    git.run("add", "blob.bin")
+    git.run("commit", "-q", "-m", "big")
+    sha = world.forge().push(world.work, BRANCH, "main")
+    assert world.remote_sha(BRANCH) == sha
+    check = subprocess.run(
+        ["git", "--git-dir", str(world.bare), "fsck", "--no-progress"], capture_output=True
+    )
+    assert check.returncode == 0, check.stderr
