@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from crashpilot.git import NumStat
 from crashpilot.log import RedactFilter
 
-__all__ = ["BodyFacts", "Evidence", "commit_message", "pr_title", "render_pr_body"]
+__all__ = ["BodyFacts", "Evidence", "code", "commit_message", "fence", "pr_title", "render_pr_body"]
 
 GITHUB_BODY_LIMIT = 65_536  # characters GitHub accepts in a pull request body
 MAX_FRAMES = 10
