@@ -156,27 +156,34 @@ def samples(rng: random.Random) -> dict[str, tuple[list[bytes], int]]:
 def rate(
     items: list[bytes], seconds: float, parse: Callable[[bytes], object] = parse_bytes
 ) -> tuple[float, int]:
-    """Reports per second parsing ``items`` round-robin for about ``seconds``; (rate, count)."""
+    """Reports per second parsing ``items`` round-robin, best of 3 rounds of ``seconds / 3``
+    (other load on the machine only ever slows a round down); (rate, reports parsed)."""
     for data in items:  # warm caches (regexes, frame lists) as a running service has them
         parse(data)
-    n = 0
-    start = time.perf_counter()
-    while True:
-        for data in items:
-            parse(data)
-        n += len(items)
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return n / elapsed, n
+    best, total = 0.0, 0
+    for _ in range(3):
+        n = 0
+        start = time.perf_counter()
+        while True:
+            for data in items:
+                parse(data)
+            n += len(items)
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds / 3:
+                break
+        best, total = max(best, n / elapsed), total + n
+    return best, total
 
 
 def big_wheaty(size: int = 6 * 1024 * 1024) -> tuple[bytes, float, bool]:
     """(the padded log, seconds to parse it, whether it parsed like the original)."""
     data = WHEATY_BIG.read_bytes()
     big = grow("wheaty", data, size, random.Random(5))
-    start = time.perf_counter()
-    got = _key(big)
-    elapsed = time.perf_counter() - start
+    elapsed, got = float("inf"), _key(big)
+    for _ in range(3):  # best of 3, as above
+        start = time.perf_counter()
+        got = _key(big)
+        elapsed = min(elapsed, time.perf_counter() - start)
     return big, elapsed, got == _key(data)
 
 

@@ -140,16 +140,11 @@ def _together(
     with write_transaction(engine) as conn:
         results = dict(zip([p.sha for p in planned], write_planned(conn, planned), strict=True))
         again = []
+        twice = [f.sha for f in files if f.sha not in existing and fresh[f.sha] is not f]
+        stored_now = existing_reports(conn, twice) if twice else {}  # rows written just above
         for f in files:
-            if f.sha in existing or fresh[f.sha] is not f:
-                stored = existing.get(f.sha)
-                if stored is None:
-                    first = results[f.sha]
-                    stored = (
-                        first.report_ids[0],
-                        "quarantined" if first.quarantined else "grouped",
-                        first.group_ids[0] if first.group_ids else None,
-                    )
+            stored = existing.get(f.sha) or (stored_now.get(f.sha) if fresh[f.sha] is not f else None)
+            if stored is not None:
                 result = duplicate_result(f.sha, len(f.data), str(f.path), stored)
                 again.append(report_event(stored[0], "seen_again", detail={"source": str(f.path)}))
             else:
