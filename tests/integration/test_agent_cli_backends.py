@@ -124,6 +124,7 @@ def test_the_agents_edit_is_picked_up_as_a_diff(backend: str, worktree: Path, tm
     assert (worktree / "build" / "keep.o").exists()
     record = out.exchange()
     assert record["provider"] == backend and record["response"]["status"] == "changed"
+    assert "SIGSEGV in Player::Level" in record["request"]["prompt"]
     json.dumps(record)  # storable as JSON
 
 
@@ -302,3 +303,12 @@ def test_output_that_is_not_the_documented_json_is_a_failure(
     assert out.status == "failed" and out.exit_code == 0
     assert out.error and "no JSON" in out.error
     assert status(worktree) == []
+
+
+def test_an_agent_that_switches_branches_is_put_back_and_its_work_discarded(
+    worktree: Path, tmp_path: Path
+) -> None:
+    configure("branch", FIX)
+    out = make_agent("claude-code").run(job(worktree, bin_with(tmp_path, "claude")))
+    assert out.status == "failed" and "switched branches" in (out.error or "")
+    assert Git(worktree).current_branch() == "crashpilot/g1" and status(worktree) == []

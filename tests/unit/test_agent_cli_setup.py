@@ -158,4 +158,4 @@ def test_outcome_exchange_record_has_the_store_columns() -> None:
     }  # fmt: skip
     assert rec["duration_ms"] == 1250 and rec["error"] == "patch refused" and not out.ok
     assert rec["response"]["output"] == [{"type": "turn.completed"}]
-    assert rec["request"] == {"command": ["codex", "exec"]}
+    assert rec["request"] == {"command": ["codex", "exec"], "prompt": ""}

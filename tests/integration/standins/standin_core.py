@@ -7,7 +7,7 @@ called in ``$HOME/standin-call.json`` (argv, stdin, environment, cwd), does it t
 of its working directory, then prints what the real program prints for that case.
 
 Modes: ``edit`` (apply ``edits``: [{path, search, replace}] or create ``path`` with ``content``),
-``commit`` (edit, then ``git commit``), ``auth`` (exit 1 with the program's not-logged-in
+``commit`` (edit, then ``git commit``), ``branch`` (edit on a new branch), ``auth`` (exit 1 with the program's not-logged-in
 output), ``fail`` (edit, then exit 1 with an error), ``hang`` (edit, start a child, write both pids
 to ``$HOME/standin-pids.json``, sleep), ``nothing`` (success, no change), ``garbage`` (exit 0,
 print text that is not the documented output).
@@ -47,6 +47,8 @@ def apply_edits(cfg: dict[str, Any]) -> list[str]:
                 raise SystemExit(f"stand-in: search text not in {path}")
             path.write_text(text.replace(edit["search"], edit["replace"], 1))
         changed.append(str(path))
+    if cfg.get("mode") == "branch":
+        subprocess.run(["git", "checkout", "-q", "-b", "agent-branch"], check=True)
     if cfg.get("mode") == "commit":
         subprocess.run(["git", "add", "-A"], check=True)
         subprocess.run(
@@ -78,7 +80,7 @@ def main(argv: list[str], respond: Any, read_stdin: bool) -> int:
     record(argv, stdin)
     cfg = load()
     mode = cfg.get("mode", "nothing")
-    changed = apply_edits(cfg) if mode in ("edit", "commit", "fail", "hang") else []
+    changed = apply_edits(cfg) if mode in ("edit", "commit", "fail", "hang", "branch") else []
     if mode == "hang":
         hang()
     return int(respond(cfg, changed))

@@ -112,6 +112,7 @@ class AgentOutcome:
     commits_undone: int = 0
     model: str | None = None
     command: tuple[str, ...] = ()
+    prompt: str = ""
     parsed: Any = None
 
     @property
@@ -124,7 +125,7 @@ class AgentOutcome:
         return {
             "provider": self.backend,
             "model": self.model,
-            "request": {"command": list(self.command)},
+            "request": {"command": list(self.command), "prompt": self.prompt},
             "response": {
                 "status": self.status,
                 "exit_code": self.exit_code,
@@ -213,7 +214,9 @@ class CliAgent(ABC):
         job = replace(job, model=model)
         secrets = tuple(s for s in (*job.secrets, job.api_key or "") if s)
         start = time.monotonic()
-        done = AgentOutcome(backend=self.name, status="failed", model=model)
+        done = AgentOutcome(
+            backend=self.name, status="failed", model=model, prompt=str(redact(job.prompt, secrets))
+        )
         exe = shutil.which(self.executable, path=job.env.get("PATH", ""))
         if exe is None:
             error = f"{self.executable} not found on PATH: install with {self.install_hint}"
