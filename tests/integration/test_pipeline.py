@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from crashpilot import demo
 from crashpilot.app import App, make_backends, open_app, stage_handlers
@@ -22,13 +23,14 @@ from crashpilot.backends.models import RetryPolicy, ToolCall
 from crashpilot.backends.models.anthropic import AnthropicModel
 from crashpilot.backends.models.openai import OpenAIModel
 from crashpilot.git import Git, Identity
-from crashpilot.handoff import approve
+from crashpilot.handoff import approve, reject
 from crashpilot.ingest.files import ingest_paths
-from crashpilot.replay import ReceivedRequest, ReplayServer, Step, load_transcript
+from crashpilot.replay import Failure, ReceivedRequest, ReplayServer, Step, Turn, load_transcript
 from crashpilot.settings import load
 from crashpilot.store import runs
 from crashpilot.store.exchanges import list_exchanges
 from crashpilot.store.groups import get_group
+from crashpilot.store.schema import artifacts
 from crashpilot.worker import Worker
 
 pytestmark = pytest.mark.skipif(
@@ -234,3 +236,190 @@ def test_crash_file_to_verified_fix_then_approve_merges(
     assert not git.branch_exists("crashpilot/1") and git.is_clean()
     assert drive(s, {}) == ["track"]
     assert s.group()["status"] == "fixed" and s.pr()["status"] == "merged"  # type: ignore[index]
+
+
+# -- failure paths -------------------------------------------------------------------------------
+
+GOOD = GOOD_EDIT.tool_calls[0].arguments
+DOES_NOT_COMPILE = edit(
+    GOOD["search"], GOOD["replace"].replace('error = "loot is gone";', 'error = "loot is gone"')
+)
+DOES_NOT_FIX = edit(
+    GOOD["search"], GOOD["search"].replace("    Loot* loot", "    // looked up again below\n    Loot* loot")
+)
+NO_TOOLS = {"agent.run_tools": False}
+
+
+def anthropic(server: ReplayServer, **kw: Any) -> dict[str, Any]:
+    return {"env": make_backends_env(), "model": model_for(server, "anthropic", **kw)}
+
+
+def make_backends_env() -> dict[str, str]:
+    import os
+
+    from crashpilot.proc import clean_env
+
+    return clean_env(os.environ)
+
+
+def told(words: Sequence[str]) -> Callable[[ReceivedRequest], str | None]:
+    """A replay check: the FIX task of this pass tells the agent ``words`` about its last attempt."""
+
+    def check(request: ReceivedRequest) -> str | None:
+        text = first_user_text(request)
+        missing = [w for w in words if w not in text]
+        return f"the task does not mention {missing}" if missing else None
+
+    return check
+
+
+def test_a_patch_that_does_not_compile_goes_back_to_fix_with_the_compiler_errors(
+    tmp_path: Path, crash_text: str
+) -> None:
+    s = make_setup(tmp_path, crash_text, **NO_TOOLS)
+    script: list[Step] = [
+        ANALYSIS,
+        Turn("Guarding the creature.", DOES_NOT_COMPILE),
+        FINISH,
+        Turn(
+            "The compiler says a semicolon is missing.",
+            GOOD_EDIT.tool_calls,
+            check=told(["BUILD", "error", "src/player.cpp"]),
+        ),
+        FINISH,
+    ]
+    with ReplayServer(script, check_tool_results=False) as server:
+        stages = drive(s, anthropic(server))
+        no_problems(server, script)
+    assert stages == ["analyse", "fix", "build", "fix", "build", "verify", "publish", "track"]
+    run = s.run_row()
+    assert run["attempts"] == 2 and run["verification"] == "reproduced-and-fixed"
+    with s.app.engine.connect() as conn:
+        logs = (
+            conn.execute(sa.select(artifacts.c.kind).where(artifacts.c.run_id == run["id"])).scalars().all()
+        )
+    assert logs.count("patch") == 2 and "build_log" in logs
+    # only the corrected commit is on the branch; a reviewer rejects it: the branch is dropped
+    assert s.git.run("rev-parse", "crashpilot/1^").stdout.strip() == s.base
+    reject(s.app.engine, s.project, 1, reason="prefer a different fix")
+    assert not s.git.branch_exists("crashpilot/1")
+    assert drive(s, {}) == ["track"]
+    assert s.group()["status"] == "rejected"
+
+
+def test_the_fix_loop_ends_in_needs_human_when_its_attempts_are_spent(
+    tmp_path: Path, crash_text: str
+) -> None:
+    s = make_setup(tmp_path, crash_text, **NO_TOOLS, **{"worker.max_fix_attempts": 2})
+    script: list[Step] = [ANALYSIS, Turn("", DOES_NOT_COMPILE), FINISH, Turn("", DOES_NOT_COMPILE), FINISH]
+    with ReplayServer(script, check_tool_results=False) as server:
+        stages = drive(s, anthropic(server))
+        no_problems(server, script)
+    assert stages == ["analyse", "fix", "build", "fix", "build"]
+    group = s.group()
+    assert group["status"] == "needs_human" and "after 2 fix attempt(s)" in group["status_reason"]
+    assert s.pr() is None and not s.git.branch_exists("crashpilot/1")
+    assert s.run_row()["status"] == "needs_human" and s.git.rev_parse("main") == s.base
+
+
+def test_a_patch_after_which_the_reproducer_still_crashes_is_not_reproduced_and_fixed(
+    tmp_path: Path, crash_text: str
+) -> None:
+    s = make_setup(tmp_path, crash_text, **NO_TOOLS, **{"worker.max_fix_attempts": 1})
+    script: list[Step] = [ANALYSIS, Turn("", DOES_NOT_FIX), FINISH]
+    with ReplayServer(script, check_tool_results=False) as server:
+        stages = drive(s, anthropic(server))
+        no_problems(server, script)
+    assert stages == ["analyse", "fix", "build", "verify"]
+    run = s.run_row()
+    assert run["verification"] is None and run["result"]["verify"]["level"] is None
+    assert run["result"]["verify"]["fix"]["reproducer"]["crashes"] == 2
+    group = s.group()
+    assert group["status"] == "needs_human" and "still crashes" in group["status_reason"]
+    assert s.pr() is None and not s.git.branch_exists("crashpilot/1")
+
+
+def test_a_patch_touching_tests_or_ci_is_refused(tmp_path: Path, crash_text: str) -> None:
+    s = make_setup(tmp_path, crash_text, **NO_TOOLS)
+    runner = (s.project / "tests" / "test_runner.cpp").read_text()
+    first_line = runner.splitlines(True)[0]
+
+    def refused(request: ReceivedRequest) -> str | None:
+        texts = last_tool_texts(request)
+        return None if texts and "forbidden by the patch policy" in texts[0] else f"not refused: {texts}"
+
+    script: list[Step] = [
+        ANALYSIS,
+        Turn(
+            "Make the test accept it.",
+            edit(first_line, first_line + "// skip the loot test\n", "tests/test_runner.cpp"),
+        ),
+        Turn(
+            "Then CI.",
+            tc("edit", path=".github/workflows/ci.yml", search="", replace="on: push\n"),
+            check=refused,
+        ),
+        Turn("I cannot change those.", tc("give_up", reason="only a test change would help"), check=refused),
+    ]
+    with ReplayServer(script, check_tool_results=False) as server:
+        stages = drive(s, anthropic(server))
+        no_problems(server, script)
+    assert stages == ["analyse", "fix"]
+    assert (s.project / "tests" / "test_runner.cpp").read_text() == runner
+    assert not (s.project / ".github").exists() and s.git.is_clean()
+    group = s.group()
+    assert group["status"] == "needs_human" and "gave_up" in group["status_reason"]
+    assert not s.git.branch_exists("crashpilot/1") and s.pr() is None
+    # the stage's own check on the committed diff refuses the same paths
+    from crashpilot.errors import PolicyViolation
+    from crashpilot.stages.setup import policy_from
+
+    diff = "diff --git a/.github/workflows/ci.yml b/.github/workflows/ci.yml\n--- a/.github/workflows/ci.yml\n+++ b/.github/workflows/ci.yml\n@@ -1 +1 @@\n-a\n+b\n"
+    with pytest.raises(PolicyViolation, match="forbidden"):
+        policy_from(s.app.settings).check_diff(diff)
+
+
+def test_garbage_from_the_model_in_analyse_leaves_a_brief_for_a_human(
+    tmp_path: Path, crash_text: str
+) -> None:
+    s = make_setup(tmp_path, crash_text)
+    script: list[Step] = [Failure(garbage=True)]
+    with ReplayServer(script, check_tool_results=False) as server:
+        stages = drive(s, anthropic(server))
+    assert stages == ["analyse"]
+    group = s.group()
+    assert group["status"] == "needs_human" and "analysis failed" in group["status_reason"]
+    assert (s.app.settings.home / "briefs" / "group-1.md").exists()
+    run = s.run_row()
+    assert run["status"] == "needs_human"
+    with s.app.engine.connect() as conn:
+        [exchange] = list_exchanges(conn, run_id=run["id"])
+    assert exchange.error is not None and exchange.response is None
+    assert not s.git.branch_exists("crashpilot/1") and s.git.is_clean()
+
+
+def test_a_model_that_times_out_mid_fix_leaves_nothing_half_done(tmp_path: Path, crash_text: str) -> None:
+    s = make_setup(tmp_path, crash_text, **NO_TOOLS)
+    script: list[Step] = [ANALYSIS, READ, GOOD_EDIT, Failure(delay=3.0)]
+    with ReplayServer(script, check_tool_results=False) as server:
+        stages = drive(s, anthropic(server, timeout=0.5))
+    assert stages == ["analyse", "fix"]
+    group = s.group()
+    assert group["status"] == "needs_human" and "model_error" in group["status_reason"]
+    assert "timed out" in group["status_reason"]
+    assert not s.git.branch_exists("crashpilot/1") and s.git.is_clean() and s.git.rev_parse("main") == s.base
+    slot = Git(s.app.settings.home / "slots" / "slot-0" / "src")
+    assert slot.is_clean() and slot.head() == s.base  # the edit the agent made was undone
+    assert s.run_row()["result"]["agent"]["stop"] == "model_error"
+
+
+def test_a_spent_budget_stops_the_run_cleanly(tmp_path: Path, crash_text: str) -> None:
+    s = make_setup(tmp_path, crash_text, **{"budget.calls": 1})
+    script: list[Step] = [ANALYSIS]
+    with ReplayServer(script, check_tool_results=False) as server:
+        stages = drive(s, anthropic(server))
+        no_problems(server, script)
+    assert stages == ["analyse", "fix"]
+    group = s.group()
+    assert group["status"] == "needs_human" and "budget" in group["status_reason"]
+    assert s.run_row()["status"] == "needs_human" and not s.git.branch_exists("crashpilot/1")

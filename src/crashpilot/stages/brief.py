@@ -64,16 +64,23 @@ def suspects(repo: Path, window: SourceWindow) -> list[str]:
     from crashpilot.git import Git
 
     try:
-        commits = Git(repo).log_lines(window.path, window.first_line, window.first_line + len(window.lines) - 1, max_count=5)
+        commits = Git(repo).log_lines(
+            window.path, window.first_line, window.first_line + len(window.lines) - 1, max_count=5
+        )
     except CrashpilotError as exc:
         log.debug("no history for %s: %s", window.path, exc)
         return []
-    return [f"{c.sha[:12]} {c.date[:10]} {one_line(c.author_name, 60)}: {one_line(c.subject, 120)}" for c in commits]
+    return [
+        f"{c.sha[:12]} {c.date[:10]} {one_line(c.author_name, 60)}: {one_line(c.subject, 120)}"
+        for c in commits
+    ]
 
 
 def frame_text(frame: Mapping[str, Any]) -> str:
     where = frame.get("function") or (
-        f"{frame.get('module')}+{frame.get('module_offset')}" if frame.get("module_offset") else frame.get("address")
+        f"{frame.get('module')}+{frame.get('module_offset')}"
+        if frame.get("module_offset")
+        else frame.get("address")
     )
     loc = f"  {frame.get('file')}:{frame.get('line')}" if frame.get("file") else ""
     mark = "*" if frame.get("in_app") else " "
@@ -86,9 +93,13 @@ def hypotheses(report: Mapping[str, Any]) -> list[str]:
     code = (report.get("exception_code") or "").upper()
     out = []
     if "use-after-free" in kind or "use-after" in kind:
-        out.append("An object is used after it was freed: compare the free stack with the access stack (who owns it, who keeps a stale pointer).")
+        out.append(
+            "An object is used after it was freed: compare the free stack with the access stack (who owns it, who keeps a stale pointer)."
+        )
     if "segv" in kind or "access_violation" in kind or code == "C0000005":
-        out.append("Invalid memory access: a null or stale pointer in the top in-app frame or its caller (check lookups that can return null, objects removed from the world/map).")
+        out.append(
+            "Invalid memory access: a null or stale pointer in the top in-app frame or its caller (check lookups that can return null, objects removed from the world/map)."
+        )
     if "overflow" in kind or "underflow" in kind:
         out.append("Out-of-bounds access: check index and size computations around the access.")
     if "assert" in kind or "abort" in kind:
@@ -113,7 +124,8 @@ def render(group: Mapping[str, Any], report: Mapping[str, Any], repo: Path | Non
         "",
         "## Crash",
         "",
-        f"- kind: {one_line(report.get('crash_kind') or '-')}" + (f" ({one_line(report.get('exception_code'))})" if report.get("exception_code") else ""),
+        f"- kind: {one_line(report.get('crash_kind') or '-')}"
+        + (f" ({one_line(report.get('exception_code'))})" if report.get("exception_code") else ""),
         f"- signature: {one_line(group.get('signature'), 300)}",
         f"- seen: {group.get('count')} time(s), first {group.get('first_seen')}, last {group.get('last_seen')}",
         f"- revisions: {', '.join(one_line(r, 40) for r in (group.get('revisions') or [])) or 'unknown'}",
@@ -121,9 +133,18 @@ def render(group: Mapping[str, Any], report: Mapping[str, Any], repo: Path | Non
     ]
     if report.get("message"):
         parts += ["", "Message:", "", fenced(str(report["message"])[:2000])]
-    parts += ["", "## Stack (crashing thread, * = project code)", "", fenced("\n".join(frame_text(f) for f in frames[:40]) or "(no frames)")]
+    parts += [
+        "",
+        "## Stack (crashing thread, * = project code)",
+        "",
+        fenced("\n".join(frame_text(f) for f in frames[:40]) or "(no frames)"),
+    ]
     if first:
-        parts += ["", f"First project frame: {one_line(first.get('function') or first.get('module'))}" + (f" at {one_line(first.get('file'))}:{first.get('line')}" if first.get("file") else "")]
+        parts += [
+            "",
+            f"First project frame: {one_line(first.get('function') or first.get('module'))}"
+            + (f" at {one_line(first.get('file'))}:{first.get('line')}" if first.get("file") else ""),
+        ]
     window = source_window(repo, first.get("file"), first.get("line")) if repo else None
     if window is not None:
         numbered = "\n".join(
@@ -136,6 +157,9 @@ def render(group: Mapping[str, Any], report: Mapping[str, Any], repo: Path | Non
         parts += [f"- {s}" for s in sus] or ["- none found"]
     extra = report.get("extra") or {}
     if extra.get("needs_symbols"):
-        parts += ["", "Note: frames have no symbols. Build RelWithDebInfo and keep the .pdb next to the binary so crash logs name functions."]
+        parts += [
+            "",
+            "Note: frames have no symbols. Build RelWithDebInfo and keep the .pdb next to the binary so crash logs name functions.",
+        ]
     parts += ["", "## Hypotheses to check", ""] + [f"- {h}" for h in hypotheses(report)]
     return "\n".join(parts) + "\n"

@@ -60,13 +60,15 @@ def run(job: Any, ctx: Any) -> StageResult:
         runs.add_result(conn, run_id, build=step.to_json())
     if step.ok:
         return StageResult(Outcome.OK)
+    reason = f"the fix does not build: {step.summary[:300]}"
     if last_attempt(p.settings, payload):
         drop_branch(p, run_id, branch)
+        reason += f" (after {payload.get('fix_passes')} fix attempt(s); a human takes over)"
     feedback = step.summary + (
         f"\n\n--- build output (tail) ---\n{step.output[-2500:]}" if step.output else ""
     )
     return StageResult(
         Outcome.FAILED,
         payload={"feedback": feedback, "feedback_stage": "BUILD (the compiler refused it)"},
-        reason=f"the fix does not build: {step.summary[:300]}",
+        reason=reason,
     )

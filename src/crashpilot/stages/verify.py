@@ -121,10 +121,12 @@ def run(job: Any, ctx: Any) -> StageResult:
         why.splitlines()[0],
         extra={"group": job.group_id, "run": run_id, "stage": "verify"},
     )
-    if level is None and last_attempt(p.settings, payload):
-        drop_branch(p, run_id, branch)
     if level is None:
+        reason = why.splitlines()[0]
+        if last_attempt(p.settings, payload):
+            drop_branch(p, run_id, branch)
+            reason += f" (after {payload.get('fix_passes')} fix attempt(s); a human takes over)"
         return StageResult(
-            Outcome.FAILED, payload={"feedback": why, "feedback_stage": "VERIFY"}, reason=why.splitlines()[0]
+            Outcome.FAILED, payload={"feedback": why, "feedback_stage": "VERIFY"}, reason=reason
         )
     return StageResult(Outcome.OK, payload={"verification": level})
