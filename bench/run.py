@@ -270,7 +270,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--idle-seconds", type=float, default=30.0)
     ap.add_argument("--parse-seconds", type=float, default=2.0, help="measuring time per format")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
+    ap.add_argument(
+        "--only",
+        choices=["parse"],
+        help="run only this part and print its figures (docs/benchmarks.md is not written)",
+    )
     args = ap.parse_args(argv)
+    if args.only == "parse":
+        for fmt, figures in bench_parse(args.parse_seconds).items():
+            print(f"parse {fmt}: {figures}", flush=True)
+        return 0
     with tempfile.TemporaryDirectory(prefix="crashpilot-bench-") as tmp:
         base = Path(tmp)
         lat = bench_latency(base, args.latency_files)
