@@ -61,7 +61,18 @@ class App:
         )
 
 
+def apply_grouping(settings: Settings) -> None:
+    """Make the grouping rules of ``settings`` the ones this process signs and joins with."""
+    from crashpilot import signature
+    from crashpilot.signature import fuzzy, rules
+
+    rules.use_extra_lists(settings["grouping.lists_folder"] or None)
+    signature.configure(settings["grouping.depth"])
+    fuzzy.configure(settings["grouping.fuzzy_threshold"])
+
+
 def open_app(settings: Settings, upgrade: bool = True) -> App:
+    apply_grouping(settings)
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)

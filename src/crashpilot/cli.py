@@ -388,11 +388,9 @@ def cmd_retry(args: argparse.Namespace) -> int:
 
 
 def cmd_resign(args: argparse.Namespace) -> int:
-    from crashpilot.signature import rules
     from crashpilot.store.resign import resign
 
     app = _app(args)
-    rules.use_extra_lists(app.settings["grouping.lists_folder"] or None)
     summary = resign(
         app.engine,
         dry_run=args.dry_run,

@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from crashpilot.flow import Outcome, Stage
 from crashpilot.models import CrashReport
+from crashpilot.signature.fuzzy import join_new_group
 from crashpilot.store import events, queue, schema
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class Seen:
     revisions_changed: bool = False
     status_changed: str | None = None  # the status_reason of a regression
     created: dict[str, Any] | None = None  # the crash_groups row to insert
+    report: CrashReport | None = None  # the report that created the group (for the fuzzy stage)
 
     @property
     def gid(self) -> int:
@@ -119,7 +121,12 @@ class GroupCache:
             seen = self._remember(row) if row is not None else None
         if seen is None:
             seen = Seen(
-                None, "new", [revision] if revision else [], self.now, created=self._new_row(report, revision)
+                None,
+                "new",
+                [revision] if revision else [],
+                self.now,
+                created=self._new_row(report, revision),
+                report=report,
             )
             self._seen[sig] = seen
             return seen, Outcome.NEW_GROUP
@@ -166,6 +173,16 @@ class GroupCache:
                 ],
             )
             for seen in new:
+                # The fuzzy stage: a near-identical open group takes the new one in; the work
+                # (ANALYSE and on) stays with that group, so none is queued for this one.
+                join = join_new_group(self.conn, seen.gid, seen.report, now=self.now) if seen.report else None
+                if join is not None:
+                    reason = f"joined group {join.target_id}: {join.reason}"
+                    self.conn.execute(
+                        sa.update(g).where(g.c.id == seen.gid).values(status="merged", status_reason=reason)
+                    )
+                    seen.status = "merged"
+                    continue
                 enqueue(
                     self.conn,
                     Stage.ANALYSE.value,

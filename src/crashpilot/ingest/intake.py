@@ -31,6 +31,8 @@ from crashpilot.ingest.dumps import DEFAULT_SYMBOLS, SymbolOptions
 from crashpilot.ingest.grouping import GroupCache, Seen, record_event, record_events, report_event
 from crashpilot.ingest.limits import DEFAULT_LIMITS, Kind, Limits, sniff_kind
 from crashpilot.ingest.plan import HEAD, IngestOptions, ParseFn, Row, plan_dump, plan_text, too_large
+from crashpilot.signature import current_depth
+from crashpilot.signature.rules import rules_version
 from crashpilot.store import schema
 from crashpilot.store.blobs import BlobStore, sha256_bytes
 from crashpilot.store.db import write_transaction
@@ -231,11 +233,14 @@ def write_planned(conn: Connection, items: Sequence[Planned]) -> list[IngestResu
     )
     values: list[dict[str, Any]] = []
     attached: list[tuple[Seen | None, Outcome | None]] = []
+    signed_with = rules_version(current_depth())  # lets `crashpilot resign` tell stale signatures
     for item in items:
         for part, row in enumerate(item.rows):
             seen, outcome = groups.attach(row.report, row.revision) if row.grouped else (None, None)  # type: ignore[arg-type]
             attached.append((seen, outcome))
             meta = {"blob_sha256": item.sha, "part": part, "parts": len(item.rows), "filename": item.filename}
+            if row.grouped:
+                meta["signature_rules"] = signed_with
             parsed = {**(row.report.to_json() if row.report else {}), **meta, **row.extra}
             values.append(
                 {

@@ -18,6 +18,19 @@ from crashpilot.signature.normalize import module_basename, normalize_function, 
 from crashpilot.signature.rules import matches, on_lists_change
 
 DEFAULT_DEPTH = 3
+_depth = DEFAULT_DEPTH  # the depth in force in this process (setting grouping.depth)
+
+
+def configure(depth: int) -> None:
+    """Set the signature depth this process signs with (``grouping.depth``; called at start-up)."""
+    global _depth
+    if depth < 1:
+        raise ValueError("grouping.depth must be at least 1")
+    _depth = depth
+
+
+def current_depth() -> int:
+    return _depth
 MAX_PREFIX = 6  # prefix frames a signature may hold beyond its depth
 _CACHE = 1 << 16
 
@@ -143,9 +156,9 @@ def message_part(message: str | None) -> str | None:
     return _MESSAGE_NOISE.sub("N", message.strip().splitlines()[0])[:120]
 
 
-def make_signature(report: CrashReport, depth: int = DEFAULT_DEPTH) -> str:
+def make_signature(report: CrashReport, depth: int | None = None) -> str:
     """``<crash kind> | <frame> | <frame> ...``: the grouping key before the fuzzy stage."""
-    depth = max(depth, 1)
+    depth = max(depth if depth is not None else _depth, 1)
     keys = signature_frames(report.frames, depth)
     if report.assert_location and report.assert_location.function:
         loc = _normalized(report.assert_location.function)

@@ -39,6 +39,13 @@ log = logging.getLogger(__name__)
 FRAMES = 8  # frame keys compared
 MIN_FRAMES = 2  # one frame alone is too little evidence to join
 DEFAULT_THRESHOLD = 0.75
+_threshold = DEFAULT_THRESHOLD  # in force in this process (setting grouping.fuzzy_threshold)
+
+
+def configure(threshold: float) -> None:
+    """Set the similarity a join needs (``grouping.fuzzy_threshold``; above 1 turns joins off)."""
+    global _threshold
+    _threshold = threshold
 CANDIDATE_LIMIT = 500  # open groups of the family compared, the most recently seen first
 CLOSED = ("fixed", "rejected")
 ACTOR = "grouping"
@@ -156,7 +163,7 @@ def join_new_group(
     group_id: int,
     report: CrashReport,
     *,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     now: datetime | None = None,
 ) -> FuzzyJoin | None:
     """Intake's hook, right after it created group ``group_id`` for ``report`` (same transaction).
@@ -166,7 +173,8 @@ def join_new_group(
     """
     keys = frame_keys(report.frames, FRAMES)
     kind = report.crash_kind or report.exception_code
-    join = best_match(kind, keys, _candidates(conn, kind_family(kind), group_id), threshold=threshold)
+    limit = _threshold if threshold is None else threshold
+    join = best_match(kind, keys, _candidates(conn, kind_family(kind), group_id), threshold=limit)
     if join is None:
         return None
     g = schema.crash_groups
