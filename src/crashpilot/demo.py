@@ -226,12 +226,13 @@ def _model_backends(app: Any, use_real: bool, keys: Mapping[str, str], out: Out)
         yield appmod.make_backends(app, model=factory)
 
 
-def _status(app: Any, group_id: int) -> str:
+def _transitions(app: Any, group_id: int, after: int) -> list[tuple[int, str]]:
+    """The group's status changes after event ``after``: (event id, new status), oldest first."""
+    from crashpilot.store.events import list_events
+
     with app.engine.connect() as conn:
-        for g in list_groups(conn):
-            if g["id"] == group_id:
-                return str(g["status"])
-    return "?"
+        events = list_events(conn, "group", group_id)
+    return [(e.id, str(e.to_state)) for e in events if e.id > after and e.kind == "status_changed"]
 
 
 def _follow(
@@ -242,11 +243,14 @@ def _follow(
     timings: list[tuple[str, float]],
     deadline: float,
 ) -> str:
-    """Print each stage as the group moves through it, until a pull request is open or it stops."""
-    current, since = "new", time.monotonic()
+    """Print each stage as the group moves through it, until a pull request is open or it stops.
+
+    Read from the group's event log, so a stage that takes less than a poll is still shown.
+    """
+    current, since, seen = "new", time.monotonic(), 0
     while time.monotonic() < deadline:
-        status = _status(app, group_id)
-        if status != current:
+        for event_id, status in _transitions(app, group_id, seen):
+            seen = event_id
             now = time.monotonic()
             if current in STAGE_OF:
                 timings.append((STAGE_OF[current], now - since))
@@ -267,11 +271,10 @@ def _summary(
         run_row = latest_run(conn, group_id)
     out("")
     if state != "pr_open" or pr is None:
-        reason = ""
         with app.engine.connect() as conn:
-            for g in list_groups(conn):
-                if g["id"] == group_id:
-                    reason = g.get("status_reason") or ""
+            reason = next(
+                (g.get("status_reason") or "" for g in list_groups(conn) if g["id"] == group_id), ""
+            )
         out(f"demo: group {group_id} ended in {state}, no pull request: {reason}")
         return 1
     fix = (run_row or {}).get("result", {}).get("fix") or {}
