@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from crashpilot.store import migrate
+from crashpilot.store.blobs import BlobStore
 from crashpilot.store.db import make_engine, utcnow
 from crashpilot.store.schema import crash_groups
 
@@ -109,9 +110,16 @@ def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 @pytest.fixture
 def engine(db_url: str) -> Iterator[Engine]:
+    """A migrated, empty database: SQLite, and PostgreSQL when CRASHPILOT_TEST_PG is set."""
     eng = make_engine(db_url)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> BlobStore:
+    """The raw-report store in a temporary folder."""
+    return BlobStore(tmp_path / "blobs")
 
 
 class Groups:

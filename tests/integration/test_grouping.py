@@ -20,24 +20,11 @@ from crashpilot.ingest.intake import ingest_bytes
 from crashpilot.signature.fuzzy import join_new_group, resolve, rolled_up_counts
 from crashpilot.store import schema
 from crashpilot.store.blobs import BlobStore
-from crashpilot.store.db import make_engine, write_transaction
-from crashpilot.store.migrate import upgrade
+from crashpilot.store.db import write_transaction
 
 TESTS = Path(__file__).resolve().parents[1]
 CORPUS = TESTS.parents[1] / "shared" / "corpus" / "crashes"
 GDB = (TESTS / "data" / "samples" / "gdb-segv.txt").read_text()
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    eng = make_engine(f"sqlite:///{tmp_path / 'db' / 'crashpilot.db'}")
-    upgrade(eng)
-    return eng
-
-
-@pytest.fixture
-def blobs(tmp_path: Path) -> BlobStore:
-    return BlobStore(tmp_path / "blobs")
 
 
 def ingest(engine: Engine, blobs: BlobStore, text: str | bytes) -> int:

@@ -15,26 +15,12 @@ from crashpilot.ingest.limits import Limits
 from crashpilot.ingest.watch import ingest_paths
 from crashpilot.store import schema
 from crashpilot.store.blobs import BlobStore
-from crashpilot.store.db import make_engine
 from crashpilot.store.groups import get_group, list_groups, stats
-from crashpilot.store.migrate import upgrade
 from crashpilot.store.reports import get_report, list_quarantine
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 GDB = (SAMPLES / "gdb-segv.txt").read_bytes()
 ASAN = (SAMPLES / "asan-uaf.txt").read_bytes()
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    eng = make_engine(f"sqlite:///{tmp_path / 'db' / 'crashpilot.db'}")
-    upgrade(eng)
-    return eng
-
-
-@pytest.fixture
-def blobs(tmp_path: Path) -> BlobStore:
-    return BlobStore(tmp_path / "blobs")
 
 
 def count(engine: Engine, table: sa.Table, *where: sa.ColumnElement[bool]) -> int:

@@ -18,9 +18,7 @@ from crashpilot.ingest.intake import ingest_bytes, ingest_file
 from crashpilot.ingest.watch import ingest_paths
 from crashpilot.store import schema
 from crashpilot.store.blobs import BlobStore
-from crashpilot.store.db import make_engine
 from crashpilot.store.groups import list_groups
-from crashpilot.store.migrate import upgrade
 from crashpilot.store.reports import get_report
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -29,18 +27,6 @@ WHEATY_BARE = DATA / "crashes" / "wheaty" / "ac_win32_release_unsymbolized.txt"
 PROGS = Path(__file__).resolve().parent / "dumpprogs"
 REV = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c"
 OUR_FRAMES = ["game::WorldSession::ReadLevel", "game::WorldSession::HandleLogin", "main"]
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    eng = make_engine(f"sqlite:///{tmp_path / 'db' / 'crashpilot.db'}")
-    upgrade(eng)
-    return eng
-
-
-@pytest.fixture
-def blobs(tmp_path: Path) -> BlobStore:
-    return BlobStore(tmp_path / "blobs")
 
 
 @pytest.fixture

@@ -13,8 +13,6 @@ from crashpilot.ingest.intake import ingest_bytes
 from crashpilot.signature.rules import use_extra_lists
 from crashpilot.store import schema
 from crashpilot.store.blobs import BlobStore
-from crashpilot.store.db import make_engine
-from crashpilot.store.migrate import upgrade
 from crashpilot.store.resign import resign
 
 
@@ -25,13 +23,6 @@ def gdb(*functions: str) -> bytes:
             f"#{i}  0x00000000011{i:05x} in {fn} (this=0x0) at /src/server/game/{fn.split('::')[0]}.cpp:{10 + i}"
         )
     return ("\n".join(lines) + "\n").encode()
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    eng = make_engine(f"sqlite:///{tmp_path / 'db' / 'crashpilot.db'}")
-    upgrade(eng)
-    return eng
 
 
 @pytest.fixture

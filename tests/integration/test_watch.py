@@ -19,9 +19,7 @@ from crashpilot.ingest.limits import Limits
 from crashpilot.ingest.watch import Watcher, WatchFolder
 from crashpilot.store import schema
 from crashpilot.store.blobs import BlobStore
-from crashpilot.store.db import make_engine
 from crashpilot.store.groups import list_groups
-from crashpilot.store.migrate import upgrade
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 GDB = (SAMPLES / "gdb-segv.txt").read_bytes()
@@ -54,18 +52,6 @@ def until(check: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    eng = make_engine(f"sqlite:///{tmp_path / 'db' / 'crashpilot.db'}")
-    upgrade(eng)
-    return eng
-
-
-@pytest.fixture
-def blobs(tmp_path: Path) -> BlobStore:
-    return BlobStore(tmp_path / "blobs")
 
 
 @pytest.fixture
