@@ -1,0 +1,148 @@
+"""Set-up and maintenance: init, settings, db, retry, resign, approve, reject, demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from crashpilot.cli.common import EXIT_OK, load_settings, open_app_from, print_json, project_repo
+from crashpilot.errors import CrashpilotError
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from importlib import resources
+
+    from crashpilot.settings import CONFIG_NAME
+
+    target = Path(args.path) / CONFIG_NAME
+    if target.exists() and not args.force:
+        raise CrashpilotError(f"{target} already exists (use --force to overwrite)")
+    text = resources.files("crashpilot.presets").joinpath(f"{args.preset}.toml").read_text("utf-8")
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target} (preset {args.preset}); edit it, then run: crashpilot run")
+    return EXIT_OK
+
+
+def cmd_settings(args: argparse.Namespace) -> int:
+    from crashpilot.settings import SETTINGS, describe
+
+    if args.markdown:
+        sys.stdout.write(describe())
+        return EXIT_OK
+    settings = load_settings(args)
+    rows = [
+        {"key": s.key, "value": settings[s.key], "source": settings.sources[s.key], "env": s.env}
+        for s in SETTINGS
+    ]
+    if args.json:
+        print_json(
+            {
+                "config": str(settings.config_path) if settings.config_path else None,
+                "home": str(settings.home),
+                "settings": rows,
+            }
+        )
+        return EXIT_OK
+    print(f"config: {settings.config_path or '(none found)'}")
+    print(f"home:   {settings.home}")
+    for r in rows:
+        print(f"  {r['key']:<26} {r['value']!r:<40} [{r['source']}]")
+    return EXIT_OK
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from crashpilot.store import migrate
+
+    app = open_app_from(args, upgrade=False)
+    changed = migrate.upgrade(app.engine)
+    print(f"database {'upgraded to' if changed else 'already at'} {migrate.head_revision()}")
+    return EXIT_OK
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    from crashpilot.store import queue
+
+    app = open_app_from(args)
+    if args.job is not None:
+        if not queue.retry(app.engine, args.job, actor="cli"):
+            raise CrashpilotError(f"job {args.job} cannot be retried (unknown, running or done)")
+        print(f"job {args.job} queued again")
+        return EXIT_OK
+    if args.group is None:
+        raise CrashpilotError("name a group (crashpilot retry GROUP) or a job (--job ID)")
+    from crashpilot.app import retry_group
+
+    job_id = retry_group(app, args.group)
+    print(f"group {args.group}: analyse queued again (job {job_id})")
+    return EXIT_OK
+
+
+def cmd_resign(args: argparse.Namespace) -> int:
+    from crashpilot.store.resign import resign
+
+    app = open_app_from(args)
+    summary = resign(
+        app.engine,
+        dry_run=args.dry_run,
+        depth=app.settings["grouping.depth"],
+        repo=app.repo,
+        in_app_paths=tuple(app.settings["project.in_app"]) if app.repo else (),
+    )
+    if args.json:
+        print_json(
+            {
+                "rules": summary.rules,
+                "dry_run": summary.dry_run,
+                "reports": summary.reports,
+                "unchanged": summary.unchanged,
+                "moved": len(summary.moves),
+                "created": summary.created,
+                "renamed": {str(k): list(v) for k, v in summary.renamed.items()},
+                "merged": {str(k): v for k, v in summary.merged.items()},
+                "split": {str(k): v for k, v in summary.split.items()},
+            }
+        )
+    else:
+        for line in summary.lines():
+            print(line)
+    return EXIT_OK
+
+
+def cmd_approve(args: argparse.Namespace) -> int:
+    from crashpilot.git import Identity
+    from crashpilot.handoff import approve
+
+    app = open_app_from(args)
+    identity = Identity(app.settings["bot.name"], app.settings["bot.email"])
+    pr = approve(app.engine, project_repo(app), args.group, identity)
+    print(
+        f"group {args.group}: {pr['branch']} merged into {pr['base']} as {pr['merged_sha'][:12]}; the group is fixed"
+    )
+    return EXIT_OK
+
+
+def cmd_reject(args: argparse.Namespace) -> int:
+    from crashpilot.handoff import reject
+
+    app = open_app_from(args)
+    pr = reject(app.engine, project_repo(app), args.group, reason=args.reason)
+    print(f"group {args.group}: pull request {pr['id']} rejected, branch {pr['branch']} deleted")
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from crashpilot import demo
+    from crashpilot.app import model_keys
+
+    def out(line: str) -> None:
+        print(line, flush=True)
+
+    return demo.main(
+        home=Path(args.home) if args.home else None,
+        keep=args.keep,
+        out=out,
+        model=args.model,
+        base_url=args.base_url,
+        keys=model_keys(),
+    )
