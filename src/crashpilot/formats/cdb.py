@@ -20,6 +20,7 @@ from crashpilot.formats._windows_common import (
     normalize_code,
     strip_args,
 )
+from crashpilot.formats._scan import line_search
 from crashpilot.formats.frames import hex_address, split_offset
 from crashpilot.models import CrashReport, Frame, Thread
 
@@ -67,7 +68,7 @@ def sniff(text: str) -> int:
         score += 30
     if "Exception Analysis" in head or "!analyze" in head:
         score += 15
-    if score == 0 and "RetAddr" in head and "!" in head and _K_HEADER.search(head):
+    if score == 0 and "!" in head and line_search(_K_HEADER, head, "RetAddr"):
         score = 40
     return min(score, 100)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from crashpilot.errors import ParseError
 from crashpilot.formats._linux_common import HEAD, find_assertion, find_revision, signal_name
+from crashpilot.formats._scan import line_search
 from crashpilot.formats.frames import hex_address, split_call
 from crashpilot.models import CrashReport, Frame, Thread
 
@@ -21,6 +22,7 @@ NAME = "gdb"
 
 _FRAME = re.compile(r"^#(?P<n>\d+)\s+(?:(?P<addr>0x[0-9a-fA-F]+) in )?(?P<rest>\S.*)$")
 _THREAD = re.compile(r"^Thread (?P<n>\d+) \((?P<what>.*)\):\s*$")
+_THREAD_M = re.compile(_THREAD.pattern, re.M)
 _SIGNAL = re.compile(
     r"^(?:Thread (?P<tn>\d+)(?: \"(?P<tname>[^\"]*)\")? received signal|Program received signal|"
     r"Program terminated with signal) (?P<sig>SIG[A-Z]+|\d+)(?:, (?P<desc>[^.\n]*))?"
@@ -57,10 +59,10 @@ def sniff(text: str) -> int:
         score += 30
     if "--- DEBUG:" in head or "[New Thread " in head or "[Thread debugging using" in head or "[Switching to Thread" in head:
         score += 30
-    # (each regex runs only when the literal it needs is there: a ^-anchored scan is slow)
-    if "Thread " in head and re.search(r"^Thread \d+ \(.*\):\s*$", head, re.M):
+    # (line_search: a ^-anchored regex scan of 64 KB is slow)
+    if line_search(_THREAD_M, head, "Thread "):
         score += 30
-    frames = "#" in head and _SNIFF_FRAME.search(head) is not None
+    frames = line_search(_SNIFF_FRAME, head, "#") is not None
     if frames:
         score += 40
     if not score:

@@ -17,6 +17,7 @@ import re
 
 from crashpilot.errors import ParseError
 from crashpilot.formats._linux_common import HEAD, find_assertion, signal_name
+from crashpilot.formats._scan import line_search
 from crashpilot.formats.frames import function_name, hex_address
 from crashpilot.models import CrashReport, Frame, Thread
 
@@ -29,9 +30,12 @@ _BASE_PLUS = re.compile(r"^0x[0-9a-fA-F]+$")
 _FIELD = re.compile(r"^(?P<key>Exception Type|Crashed Thread|Termination Signal|Exception Codes|Version|Process):\s+(?P<val>.*?)\s*$")
 
 
+_CRASHED_M = re.compile(r"^Thread \d+ Crashed:", re.M)
+
+
 def sniff(text: str) -> int:
     head = text[:HEAD]
-    crashed = "Crashed:" in head and re.search(r"^Thread \d+ Crashed:", head, re.M) is not None
+    crashed = line_search(_CRASHED_M, head, "Crashed:") is not None
     if crashed and ("Exception Type:" in head or "Crashed Thread:" in head):
         return 95
     return 75 if crashed else 0

@@ -22,6 +22,7 @@ from crashpilot.formats._windows_common import (
     normalize_code,
     strip_args,
 )
+from crashpilot.formats._scan import line_search
 from crashpilot.formats.frames import hex_address, split_offset
 from crashpilot.models import CrashReport, Frame, Thread
 
@@ -41,6 +42,7 @@ _TEXT_START = re.compile(r"^Operating system:", re.M)
 _MACHINE_START = re.compile(r"^OS\|", re.M)
 _PC = re.compile(r"(?<![\w])(?:eip|rip|pc)[ \t]*=[ \t]*0x([0-9a-fA-F]+)")
 _HEX_REASON = re.compile(r"0x[0-9a-fA-F]{1,8}")
+_SNIFF_THREAD = re.compile(r"^Thread \d+[^\n]*\((?:crashed|requesting thread|requested dump)", re.M)
 
 
 def sniff(text: str) -> int:
@@ -48,13 +50,14 @@ def sniff(text: str) -> int:
     score = 0
     if "Crash reason:" in head:
         score += 45
-    # (each regex runs only when the literal it needs is there: a ^-anchored scan of 64 KB is slow)
-    if "Thread " in head and re.search(r"^Thread \d+[^\n]*\((?:crashed|requesting thread|requested dump)", head, re.M):
+    # (line_search: a ^-anchored regex scan of 64 KB is slow)
+    if line_search(_SNIFF_THREAD, head, "Thread "):
         score += 40
     if "Found by:" in head:
         score += 15
-    if "Crash|" in head and _MACHINE_CRASH.search(head):
-        score = max(score, 70 + (25 if _MACHINE_START.search(head) or _MACHINE_FRAME.search(head) else 0))
+    if line_search(_MACHINE_CRASH, head, "Crash|"):
+        started = line_search(_MACHINE_START, head, "OS|") or line_search(_MACHINE_FRAME, head, "|")
+        score = max(score, 70 + (25 if started else 0))
     return min(score, 100)
 
 

@@ -18,6 +18,7 @@ from crashpilot.formats._windows_common import (
     needs_symbols,
     normalize_code,
 )
+from crashpilot.formats._scan import line_search
 from crashpilot.formats.frames import hex_address, module_name, split_offset
 from crashpilot.models import CrashReport, Frame, Thread
 
@@ -54,7 +55,7 @@ _DISPATCHER = ("KiUserExceptionDispatch", "RtlDispatchException", "RtlRaiseExcep
 def sniff(text: str) -> int:
     head = text[:65536]
     score = 0
-    if "SourceFile" in head and _HEADER.search(head):  # the literal first: the scan is slow
+    if line_search(_HEADER, head, "SourceFile"):
         score = 90
     elif "Call stack:" in head and _FRAME.search(head):
         score = 50

@@ -1,0 +1,49 @@
+"""line_search / line_finditer find what the plain ^-anchored regex scans find."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from crashpilot.formats._scan import line_finditer, line_search
+
+PATTERNS = [
+    (re.compile(r"^Thread \d+ \(.*\):\s*$", re.M), "Thread "),
+    (re.compile(r"^[ \t]*Revision:[^\n]*\n[ \t]*Date ", re.M), "Revision:"),
+    (re.compile(r"^#\d\s\s\S|^#\d+\s+0x[0-9a-f]+ in \?\? \(\)", re.M), "#"),
+    (re.compile(r"^Crash\|([^|\n]*)\|", re.M), "Crash|"),
+]
+PIECES = [
+    "Thread 1 (LWP 7):", "Thread 2 (x):  ", " Thread 3 (y):", "Thread x (z):", "Revision: abc", "  Date 1",
+    "Date 2", "#0  main", "#1 0xdead in ?? ()", " #2  f", "Crash|SIGSEGV|0x0|1", "xCrash|a|", "\n", "\n\n",
+    " ", "\t", "abc", "##0  x", "Thread 4 (a):\nThread 5 (b):",
+]
+
+
+def _texts(seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(PIECES) + rng.choice(["\n", "", " "]) for _ in range(rng.randrange(0, 30))) for _ in range(300)]
+
+
+@pytest.mark.parametrize(("pattern", "literal"), PATTERNS)
+def test_line_search_matches_regex_search(pattern: re.Pattern[str], literal: str) -> None:
+    hits = 0
+    for text in _texts(len(literal)):
+        for pos, endpos in [(0, None), (3, None), (0, len(text) // 2), (len(text) // 3, len(text) - 2)]:
+            end = len(text) if endpos is None else max(endpos, 0)
+            want = pattern.search(text, pos, end)
+            got = line_search(pattern, text, literal, pos, endpos)
+            assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups())), (text, pos, endpos)
+            hits += want is not None
+            assert [m.span() for m in line_finditer(pattern, text, literal, pos, endpos)] == [
+                m.span() for m in pattern.finditer(text, pos, end)
+            ]
+    assert hits > 20  # the generated texts do exercise matches
+
+
+def test_line_search_no_literal_no_match() -> None:
+    pattern = re.compile(r"^Crash\|", re.M)
+    assert line_search(pattern, "x\n" * 1000, "Crash|") is None
+    assert line_search(pattern, "a Crash|b\nCrash|c", "Crash|").start() == 10  # type: ignore[union-attr]
