@@ -90,6 +90,8 @@ class CrashReport:
             "first_app_frame": self.first_app_frame.to_json() if self.first_app_frame else None,
             "signature": self.signature,
         }
+        if self.assert_location is not None:
+            out["assert_location"] = self.assert_location.to_json()
         if self.extra:
             out["extra"] = _jsonable(self.extra)
         if self.error:

@@ -23,7 +23,8 @@ from crashpilot.errors import PermanentError, TransientError
 from crashpilot.flow import Outcome
 from crashpilot.git import Git
 from crashpilot.stages import brief
-from crashpilot.stages.setup import Pipeline, branch_name, report_from_json
+from crashpilot.serial import report_from_json
+from crashpilot.stages.setup import Pipeline, branch_name
 from crashpilot.store import artifacts, runs
 from crashpilot.store.db import write_transaction
 from crashpilot.store.groups import get_group

@@ -28,7 +28,6 @@ from sqlalchemy.engine import Engine
 from crashpilot.backends.models import Budget, Exchange, RetryPolicy, model_class
 from crashpilot.errors import BudgetExceeded, ConfigError, PermanentError
 from crashpilot.git import Identity
-from crashpilot.models import CrashReport, Frame, Thread
 from crashpilot.policy import DEFAULT_FORBIDDEN, Policy
 from crashpilot.protocols import Model
 from crashpilot.slots import Slots
@@ -101,38 +100,6 @@ def model_factory(spec: ModelSpec) -> ModelFactory:
         return model
 
     return make
-
-
-def report_from_json(parsed: Mapping[str, Any]) -> CrashReport:
-    """A :class:`CrashReport` back from the JSON the store keeps (frames and the facts stages use)."""
-
-    def frame(data: Mapping[str, Any] | None) -> Frame | None:
-        if not data:
-            return None
-        line = data.get("line")
-        return Frame(
-            function=data.get("function"),
-            module=data.get("module"),
-            file=data.get("file"),
-            line=int(line) if isinstance(line, int) else None,
-            address=data.get("address"),
-            module_offset=data.get("module_offset"),
-            in_app=bool(data.get("in_app")),
-        )
-
-    thread = parsed.get("crashing_thread") or {}
-    frames = tuple(f for f in (frame(x) for x in thread.get("frames") or []) if f is not None)
-    return CrashReport(
-        format=str(parsed.get("format") or "other"),
-        crash_kind=parsed.get("crash_kind"),
-        exception_code=parsed.get("exception_code"),
-        message=parsed.get("message"),
-        revision=parsed.get("revision"),
-        crashing_thread=Thread(index=thread.get("index"), name=thread.get("name"), frames=frames),
-        first_app_frame=frame(parsed.get("first_app_frame")),
-        signature=str(parsed.get("signature") or ""),
-        extra=dict(parsed.get("extra") or {}),
-    )
 
 
 def policy_from(settings: Any) -> Policy:

@@ -2,8 +2,9 @@
 
 Stored JSON is what ``CrashReport.to_json`` wrote plus intake's own keys; it is read
 defensively (a key of the wrong type reads as missing), since it may come from an older version.
-``to_json`` does not write ``assert_location``: a first app frame that is none of the stack's
-frames can only have come from the assertion message, so it is read back as the assert location.
+Reports stored before ``to_json`` wrote ``assert_location`` lack it: there, a first app frame that
+is none of the stack's frames can only have come from the assertion message, so it is read back as
+the assert location.
 """
 
 from __future__ import annotations
