@@ -47,3 +47,16 @@ def test_line_search_no_literal_no_match() -> None:
     pattern = re.compile(r"^Crash\|", re.M)
     assert line_search(pattern, "x\n" * 1000, "Crash|") is None
     assert line_search(pattern, "a Crash|b\nCrash|c", "Crash|").start() == 10  # type: ignore[union-attr]
+
+
+def test_new_frame_is_the_same_frame() -> None:
+    from crashpilot.formats.frames import new_frame
+    from crashpilot.models import Frame
+
+    for kw in [{}, {"function": "f", "line": 3, "raw": "#0 f"}, {"module": "m", "in_app": True, "inlined": True}]:
+        got, want = new_frame(**kw), Frame(**kw)  # type: ignore[arg-type]
+        assert got == want and repr(got) == repr(want) and hash(got) == hash(want)
+    with pytest.raises(TypeError):
+        new_frame(functon="typo")
+    with pytest.raises(AttributeError):
+        new_frame().function = "x"  # type: ignore[misc]  # still frozen

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from crashpilot.formats.inapp import is_runtime
 from crashpilot.models import Frame
@@ -108,6 +109,7 @@ def needs_symbols(frames: Sequence[Frame]) -> bool:
 _CV_TAIL = re.compile(r"\)(?:\s*(?:const|volatile|&&|&|noexcept))+\s*$")
 
 
+@lru_cache(maxsize=8192)  # the same names recur in every thread of every report
 def strip_args(name: str) -> str:
     """``Unit::GetVictim() const`` -> ``Unit::GetVictim`` (Breakpad symbols carry signatures).
 

@@ -5,7 +5,11 @@ Shared by all format modules: add to it with small edits, keep each helper gener
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from typing import Any
+
+from crashpilot.models import Frame
 
 _HEX = re.compile(r"(?:0[xX])?([0-9A-Fa-f`]+)")
 _HEX_NUMBER = re.compile(r"(?:0[xX])?[0-9A-Fa-f]+")
@@ -155,3 +159,27 @@ def demangle_names(names: list[str], timeout: float = 10.0) -> dict[str, str]:
 # Names c++filt already demangled (a crash storm repeats them): one subprocess per new name set.
 _DEMANGLED: dict[str, str] = {}
 _DEMANGLED_MAX = 1 << 16
+
+
+_FRAME_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Frame)}
+_PLAIN_FRAME = not hasattr(Frame, "__post_init__") and not hasattr(Frame, "__slots__") and all(
+    f.default is not dataclasses.MISSING for f in dataclasses.fields(Frame)
+)
+_N_FIELDS = len(_FRAME_DEFAULTS)
+_new = object.__new__
+
+
+def new_frame(**fields: Any) -> Frame:
+    """``Frame(**fields)`` for hot loops (thousands of frames in one report): the frozen
+    dataclass ``__init__`` sets each field through ``object.__setattr__``; this fills the
+    instance dict at once. The same object (equal, same repr); plain ``Frame(...)`` is used
+    whenever the class stops being a plain dataclass with defaults. Unknown names raise."""
+    if not _PLAIN_FRAME:
+        return Frame(**fields)
+    frame: Frame = _new(Frame)
+    values = frame.__dict__
+    values.update(_FRAME_DEFAULTS)
+    values.update(fields)
+    if len(values) != _N_FIELDS:
+        raise TypeError(f"Frame has no field(s) {sorted(fields.keys() - _FRAME_DEFAULTS.keys())}")
+    return frame

@@ -22,8 +22,8 @@ from crashpilot.formats._windows_common import (
     normalize_code,
     strip_args,
 )
-from crashpilot.formats._scan import line_search
-from crashpilot.formats.frames import hex_address, split_offset
+from crashpilot.formats._scan import line_finditer, line_search
+from crashpilot.formats.frames import hex_address, new_frame, split_offset
 from crashpilot.models import CrashReport, Frame, Thread
 
 NAME = "minidump_stackwalk"
@@ -38,6 +38,7 @@ _SOURCE = re.compile(r" \[([^\[\]]*?) : (\d+)(?: \+ 0x[0-9a-fA-F]+)?\]$")
 _FOUND_BY = re.compile(r"[ \t]+Found by:[ \t]*([^\n]*)")
 _MACHINE_CRASH = re.compile(r"^Crash\|([^|\n]*)\|([^|\n]*)\|([^|\n]*)$", re.M)
 _MACHINE_FRAME = re.compile(r"^(\d+)\|(\d+)\|([^|\n]*)\|([^|\n]*)\|([^|\n]*)\|([^|\n]*)\|([^|\n]*)$", re.M)
+_MACHINE_FRAME_LINE = re.compile(_MACHINE_FRAME.pattern[1:])  # matched against one line
 _TEXT_START = re.compile(r"^Operating system:", re.M)
 _MACHINE_START = re.compile(r"^OS\|", re.M)
 _PC = re.compile(r"(?<![\w])(?:eip|rip|pc)[ \t]*=[ \t]*0x([0-9a-fA-F]+)")
@@ -62,9 +63,11 @@ def sniff(text: str) -> int:
 
 
 def parse(text: str) -> list[CrashReport]:
-    machine = _MACHINE_CRASH.search(text) is not None and "Crash reason:" not in text
-    start_re = _MACHINE_START if machine else _TEXT_START
-    starts = [m.start() for m in start_re.finditer(text)]
+    machine = line_search(_MACHINE_CRASH, text, "Crash|") is not None and "Crash reason:" not in text
+    if machine:
+        starts = [m.start() for m in line_finditer(_MACHINE_START, text, "OS|")]
+    else:
+        starts = [m.start() for m in line_finditer(_TEXT_START, text, "Operating system:")]
     bounds = [0, *starts[1:], len(text)] if len(starts) > 1 else [0, len(text)]
     reports = []
     for a, b in zip(bounds, bounds[1:], strict=False):
@@ -91,7 +94,7 @@ def _kind(reason: str | None) -> tuple[str | None, str | None]:
     return kind, CODE_BY_KIND.get(kind)
 
 
-def _frame(body: str) -> Frame:
+def _frame(body: str, raw: str) -> Frame:
     file: str | None = None
     line: int | None = None
     src = _SOURCE.search(body)
@@ -99,22 +102,22 @@ def _frame(body: str) -> Frame:
         file, line = src.group(1).strip() or None, int(src.group(2))
         body = body[: src.start()]
     if body.startswith("0x") and " " not in body:
-        return Frame(address=hex_address(body), raw=body)
+        return Frame(address=hex_address(body), raw=raw)
     if "!" in body:
         module, symbol = body.split("!", 1)
         function, _off = split_offset(symbol)
-        return Frame(function=strip_args(function) or None, module=module or None, file=file, line=line)
+        return Frame(function=strip_args(function) or None, module=module or None, file=file, line=line, raw=raw)
     module, off = split_offset(body)
-    return Frame(module=module or None, module_offset=off, file=file, line=line)
+    return Frame(module=module or None, module_offset=off, file=file, line=line, raw=raw)
 
 
 def _parse_text(text: str) -> CrashReport:
-    reason_m = _REASON.search(text)
+    reason_m = line_search(_REASON, text, "Crash reason:")
     reason = reason_m.group(1).strip() if reason_m else None
     if reason == "":
         reason = None
-    address_m = _ADDRESS.search(text)
-    assertion_m = _ASSERTION.search(text)
+    address_m = line_search(_ADDRESS, text, "Crash address:")
+    assertion_m = line_search(_ASSERTION, text, "Assertion:")
 
     threads: list[Thread] = []
     crashed: int | None = None
@@ -149,7 +152,7 @@ def _parse_text(text: str) -> CrashReport:
             continue
         fm = _FRAME.match(line)
         if fm and not line.lstrip().startswith(("Found by", "eip", "rip")) and "=" not in fm.group(2)[:6]:
-            current.append(_frame(fm.group(2).rstrip()).with_(raw=line.strip()))
+            current.append(_frame(fm.group(2).rstrip(), line.strip()))
             trust.append("")
             continue
         if current and current[-1].address is None and "=" in line:
@@ -186,30 +189,29 @@ def _parse_text(text: str) -> CrashReport:
 
 
 def _parse_machine(text: str) -> CrashReport:
-    crash = _MACHINE_CRASH.search(text)
+    crash = line_search(_MACHINE_CRASH, text, "Crash|")
     reason = crash.group(1).strip() or None if crash else None
     address = crash.group(2).strip() or None if crash else None
     crashed = int(crash.group(3).strip()) if crash and crash.group(3).strip().isdigit() else None
     by_thread: dict[int, list[Frame]] = {}
-    for m in _MACHINE_FRAME.finditer(text):
-        tid, module, function, file, line, offset = (
-            int(m.group(1)),
-            m.group(3) or None,
-            m.group(4) or None,
-            m.group(5) or None,
-            m.group(6),
-            m.group(7).strip() or None,
-        )
-        frame = Frame(
+    for raw in text.split("\n"):  # one line at a time: a ^-anchored finditer tries every character
+        if not raw[:1].isdigit():
+            continue
+        m = _MACHINE_FRAME_LINE.match(raw)
+        if m is None:
+            continue
+        tid, _, module, function, file, line, offset = m.groups()
+        offset = offset.strip()
+        frame = new_frame(
             function=strip_args(function) if function else None,
-            module=module,
-            file=file,
+            module=module or None,
+            file=file or None,
             line=int(line) if line.isdigit() else None,
-            module_offset=offset if module and not function else None,
+            module_offset=offset or None if module and not function else None,
             address=hex_address(offset) if not module and offset else None,
-            raw=m.group(0),
+            raw=raw,
         )
-        by_thread.setdefault(tid, []).append(frame)
+        by_thread.setdefault(int(tid), []).append(frame)
     if not by_thread and crash is None:
         raise ParseError("no minidump_stackwalk Crash| line or frames found")
     threads = tuple(Thread(index=t, frames=tuple(f)) for t, f in sorted(by_thread.items()))
