@@ -104,7 +104,7 @@ def replayed_model() -> Iterator[tuple[Any, str]]:
 
     cls = model_class("anthropic")
     # ANALYSE and FIX are separate conversations: the analysis call's tool use gets no result.
-    with ReplayServer(load_transcript(transcript_path()), check_tool_results=False) as server:
+    with ReplayServer(load_transcript(transcript_path())) as server:
 
         def make(budget: Any, record: Any) -> Any:
             return cls(

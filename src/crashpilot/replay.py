@@ -302,15 +302,14 @@ class ReplayServer:
     def _complaint(self, step: Turn, request: ReceivedRequest) -> str | None:
         if self.check_tool_results and self._awaiting:
             _, messages, _ = request.conversation()
-            after = messages
-            for i in range(len(messages) - 1, -1, -1):
-                if messages[i].role == "assistant":
-                    after = messages[i + 1 :]
-                    break
-            answered = {r.call_id for m in after for r in m.tool_results}
-            missing = [call_id for call_id in self._awaiting if call_id not in answered]
-            if missing:
-                return f"no tool result for call(s) {', '.join(missing)}"
+            last = max((i for i, m in enumerate(messages) if m.role == "assistant"), default=None)
+            # A request without any assistant turn starts a new conversation (the agent's FIX after
+            # ANALYSE): nothing of the previous one is owed.
+            if last is not None:
+                answered = {r.call_id for m in messages[last + 1 :] for r in m.tool_results}
+                missing = [call_id for call_id in self._awaiting if call_id not in answered]
+                if missing:
+                    return f"no tool result for call(s) {', '.join(missing)}"
         if step.check is not None:
             return step.check(request)
         return None

@@ -110,6 +110,16 @@ def test_missing_tool_result_is_caught_by_the_server(setup: Setup) -> None:
         assert server.problems == [f"no tool result for call(s) {first.tool_calls[0].id}"], server.requests
 
 
+def test_a_new_conversation_owes_nothing_to_the_last_one(setup: Setup) -> None:
+    """ANALYSE ends on a tool call; FIX then starts a fresh conversation: that is not a missing result."""
+    with ReplayServer([Turn("", read_call("a.cpp")), Turn("fresh start")]) as server:
+        model = setup.make(server, retry=fast())
+        model.complete(SYSTEM, [Message.user("analyse")], TOOLS, 100)
+        reply = model.complete(SYSTEM, [Message.user("fix it")], TOOLS, 100)
+        assert reply.text == "fresh start"
+        assert server.problems == []
+
+
 @pytest.mark.parametrize("status", [529, 500, 429])
 def test_retries_on_transient_status_then_success(setup: Setup, status: int) -> None:
     exchanges: list[Exchange] = []

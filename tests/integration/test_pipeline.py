@@ -192,7 +192,7 @@ def test_crash_file_to_verified_fix_then_approve_merges(
     s = make_setup(
         tmp_path, crash_text, **{"build.command": "mkdir -p build && env > build/env.txt && make -j2"}
     )
-    with ReplayServer(DEMO_TURNS, check_tool_results=False) as server:
+    with ReplayServer(DEMO_TURNS) as server:
         stages = drive(s, make_backends(s.app, model=model_for(server, provider)))
         no_problems(server, DEMO_TURNS)
         fix_request = server.requests[1]
@@ -288,7 +288,7 @@ def test_a_patch_that_does_not_compile_goes_back_to_fix_with_the_compiler_errors
         ),
         FINISH,
     ]
-    with ReplayServer(script, check_tool_results=False) as server:
+    with ReplayServer(script) as server:
         stages = drive(s, anthropic(server))
         no_problems(server, script)
     assert stages == ["analyse", "fix", "build", "fix", "build", "verify", "publish", "track"]
@@ -312,7 +312,7 @@ def test_the_fix_loop_ends_in_needs_human_when_its_attempts_are_spent(
 ) -> None:
     s = make_setup(tmp_path, crash_text, **NO_TOOLS, **{"worker.max_fix_attempts": 2})
     script: list[Step] = [ANALYSIS, Turn("", DOES_NOT_COMPILE), FINISH, Turn("", DOES_NOT_COMPILE), FINISH]
-    with ReplayServer(script, check_tool_results=False) as server:
+    with ReplayServer(script) as server:
         stages = drive(s, anthropic(server))
         no_problems(server, script)
     assert stages == ["analyse", "fix", "build", "fix", "build"]
@@ -327,7 +327,7 @@ def test_a_patch_after_which_the_reproducer_still_crashes_is_not_reproduced_and_
 ) -> None:
     s = make_setup(tmp_path, crash_text, **NO_TOOLS, **{"worker.max_fix_attempts": 1})
     script: list[Step] = [ANALYSIS, Turn("", DOES_NOT_FIX), FINISH]
-    with ReplayServer(script, check_tool_results=False) as server:
+    with ReplayServer(script) as server:
         stages = drive(s, anthropic(server))
         no_problems(server, script)
     assert stages == ["analyse", "fix", "build", "verify"]
@@ -361,7 +361,7 @@ def test_a_patch_touching_tests_or_ci_is_refused(tmp_path: Path, crash_text: str
         ),
         Turn("I cannot change those.", tc("give_up", reason="only a test change would help"), check=refused),
     ]
-    with ReplayServer(script, check_tool_results=False) as server:
+    with ReplayServer(script) as server:
         stages = drive(s, anthropic(server))
         no_problems(server, script)
     assert stages == ["analyse", "fix"]
@@ -384,7 +384,7 @@ def test_garbage_from_the_model_in_analyse_leaves_a_brief_for_a_human(
 ) -> None:
     s = make_setup(tmp_path, crash_text)
     script: list[Step] = [Failure(garbage=True)]
-    with ReplayServer(script, check_tool_results=False) as server:
+    with ReplayServer(script) as server:
         stages = drive(s, anthropic(server))
     assert stages == ["analyse"]
     group = s.group()
@@ -401,7 +401,7 @@ def test_garbage_from_the_model_in_analyse_leaves_a_brief_for_a_human(
 def test_a_model_that_times_out_mid_fix_leaves_nothing_half_done(tmp_path: Path, crash_text: str) -> None:
     s = make_setup(tmp_path, crash_text, **NO_TOOLS)
     script: list[Step] = [ANALYSIS, READ, GOOD_EDIT, Failure(delay=3.0)]
-    with ReplayServer(script, check_tool_results=False) as server:
+    with ReplayServer(script) as server:
         stages = drive(s, anthropic(server, timeout=0.5))
     assert stages == ["analyse", "fix"]
     group = s.group()
@@ -416,7 +416,7 @@ def test_a_model_that_times_out_mid_fix_leaves_nothing_half_done(tmp_path: Path,
 def test_a_spent_budget_stops_the_run_cleanly(tmp_path: Path, crash_text: str) -> None:
     s = make_setup(tmp_path, crash_text, **{"budget.calls": 1})
     script: list[Step] = [ANALYSIS]
-    with ReplayServer(script, check_tool_results=False) as server:
+    with ReplayServer(script) as server:
         stages = drive(s, anthropic(server))
         no_problems(server, script)
     assert stages == ["analyse", "fix"]
