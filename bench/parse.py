@@ -6,7 +6,8 @@ and with every thread and local variable, so each sample is also grown to typica
 50 KB) with content of its own kind: server log lines around a sanitizer/gdb/assert report,
 more local variables in a Wheaty log, more idle threads in a stackwalker's machine output. A grown
 sample is used only when it parses to the same format and signature as the original, so the
-padding never changes what is measured.
+padding never changes what is measured. A console capture hard-wrapped at 80 columns (cdb) gets
+its padding wrapped at the same width, as the console wrapped every line it printed.
 
 The 6 MB case is a real Wheaty fixture whose locals section is padded to 6 MB (TrinityCore writes
 logs that large), parsed once, timed.
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from crashpilot.formats import parse_bytes
+from crashpilot.formats.cdb import unwrap
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = ROOT / "tests" / "data" / "crashes"
@@ -116,6 +118,21 @@ def _machine_threads(rng: random.Random, n_bytes: int, first_thread: int) -> str
     return "\n".join(out) + "\n"
 
 
+def _console_width(text: str) -> int | None:
+    """The column count a console hard-wrapped ``text`` at (cdb output copied from an 80-column
+    window), or None. Every line of such a capture is wrapped, the log lines around it too."""
+    if unwrap(text) == text:
+        return None
+    return max(len(line) for line in text.split("\n"))
+
+
+def _hard_wrap(text: str, width: int) -> str:
+    out: list[str] = []
+    for line in text.split("\n"):
+        out += [line[i : i + width] for i in range(0, len(line), width)] or [""]
+    return "\n".join(out)
+
+
 def grow(fmt: str, data: bytes, target: int, rng: random.Random) -> bytes:
     """``data`` grown to about ``target`` bytes with content of its kind."""
     need = target - len(data)
@@ -128,7 +145,11 @@ def grow(fmt: str, data: bytes, target: int, rng: random.Random) -> bytes:
     if fmt == "minidump_stackwalk" and "|" in text.splitlines()[-1]:
         return (text.rstrip("\n") + "\n" + _machine_threads(rng, need, 50)).encode()
     half = _log_lines(rng, need // 2)
-    return (half + text.rstrip("\n") + "\n" + _log_lines(rng, need - len(half))).encode()
+    rest = _log_lines(rng, need - len(half))
+    width = _console_width(text)
+    if width:
+        half, rest = _hard_wrap(half, width), _hard_wrap(rest, width)
+    return (half + text.rstrip("\n") + "\n" + rest).encode()
 
 
 def _key(data: bytes) -> list[tuple[str, str]]:
