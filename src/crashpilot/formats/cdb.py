@@ -20,8 +20,8 @@ from crashpilot.formats._windows_common import (
     normalize_code,
     strip_args,
 )
-from crashpilot.formats._scan import line_search
-from crashpilot.formats.frames import hex_address, split_offset
+from crashpilot.formats._scan import line_finditer, line_search
+from crashpilot.formats.frames import hex_address, new_frame, split_offset
 from crashpilot.models import CrashReport, Frame, Thread
 
 NAME = "cdb_analyze"
@@ -102,7 +102,7 @@ def parse(text: str) -> list[CrashReport]:
     text = unwrap(text)
     # Each analysis starts with a box of asterisks around "Exception Analysis".
     starts = (
-        [text.rfind("\n****", 0, m.start()) + 1 for m in _BANNER.finditer(text)]
+        [text.rfind("\n****", 0, m.start()) + 1 for m in line_finditer(_BANNER, text, "Exception Analysis")]
         if text.count("Exception Analysis") > 1
         else []
     )
@@ -191,14 +191,14 @@ def _parse_one(text: str) -> CrashReport:
 
     code: str | None = None
     description: str | None = None
-    rec = _EXC_RECORD.search(text)
+    rec = line_search(_EXC_RECORD, text, "ExceptionCode:")
     if rec:
         code, description = normalize_code(rec.group(1)), (rec.group(2) or "").strip() or None
     for key in ("EXCEPTION_CODE", "EXCEPTION_CODE_STR", "FAILURE_EXCEPTION_CODE"):
         if code is None and keys.get(key):
             m = re.search(r"(?:0x)?([0-9A-Fa-f]{8})\b", keys[key])
             code = normalize_code(m.group(1)) if m else None
-    events = list(_EVENT.finditer(text[: text.find("STACK_TEXT:") if "STACK_TEXT:" in text else len(text)]))
+    events = line_finditer(_EVENT, text, "):", 0, text.find("STACK_TEXT:") if "STACK_TEXT:" in text else len(text))
     if code is None and events:
         code = normalize_code(events[-1].group(2))
     if description is None:
@@ -210,7 +210,7 @@ def _parse_one(text: str) -> CrashReport:
 
     # Frames: the k listing after the analysis, else STACK_TEXT.
     chosen: list[tuple[dict[str, object], str | None]] = []
-    for m in _K_HEADER.finditer(text):
+    for m in line_finditer(_K_HEADER, text, "RetAddr"):
         listing = _frames_after(text, m.end(), k_style=True)
         if listing:
             chosen = listing
@@ -221,13 +221,13 @@ def _parse_one(text: str) -> CrashReport:
         raise ParseError("no CDB analysis or stack found")
 
     # A frame's own address is the return address printed on the frame above it.
-    exc_addr = _EXC_ADDRESS.search(text)
+    exc_addr = line_search(_EXC_ADDRESS, text, "ExceptionAddress:")
     frames: list[Frame] = []
     prev_ret: str | None = hex_address(exc_addr.group(1)) if exc_addr else None
     for fields, ret in chosen:
         if "address" not in fields:
             fields["address"] = prev_ret
-        frames.append(Frame(**fields))  # type: ignore[arg-type]
+        frames.append(new_frame(**fields))
         if ret is not None or not fields["inlined"]:  # an inlined frame shares its caller's address
             prev_ret = ret
     frames = _attach_source(frames, keys)
@@ -235,7 +235,7 @@ def _parse_one(text: str) -> CrashReport:
         extra["needs_symbols"] = True
 
     message_parts = [p for p in (description,) if p]
-    attempt = _ATTEMPT.search(text)
+    attempt = line_search(_ATTEMPT, text, "Attempt to ")
     if attempt:
         message_parts.append(attempt.group(1))
     thread_cmd = _THREAD_CMD.search(keys.get("STACK_COMMAND", ""))
