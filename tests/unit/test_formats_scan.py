@@ -60,3 +60,16 @@ def test_new_frame_is_the_same_frame() -> None:
         new_frame(functon="typo")
     with pytest.raises(AttributeError):
         new_frame().function = "x"  # type: ignore[misc]  # still frozen
+
+
+def test_replace_frame_is_with_() -> None:
+    from crashpilot.formats.frames import replace_frame
+    from crashpilot.models import Frame
+
+    frame = Frame(function="f", file="a.cpp", line=3, raw="#0 f")
+    for kw in [{"in_app": True}, {"file": "b.cpp", "line": None}, {}]:
+        got, want = replace_frame(frame, **kw), frame.with_(**kw)
+        assert got == want and repr(got) == repr(want)
+    assert replace_frame(frame, in_app=True) is not frame and frame.in_app is False
+    with pytest.raises(TypeError):
+        replace_frame(frame, nope=1)

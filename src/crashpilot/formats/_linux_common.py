@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from crashpilot.formats.frames import demangle_names, function_name, hex_address, strip_return_type
+from crashpilot.formats.frames import demangle_names, function_name, hex_address, new_frame, strip_return_type
 from crashpilot.models import CrashReport, Frame, Thread
 
 HEAD = 65536  # sniff() looks at this many characters
@@ -364,7 +364,7 @@ def sanitizer_frame(line: str) -> Frame | None:
     func: str | None = rest or None
     if func and not mm and not file and " " not in func and re.search(r"\.(so(\.\d+)*|dylib|dll|exe)$|^/", func):
         module, func = func, None  # "in libc.so.6": a module without symbol
-    return Frame(
+    return new_frame(
         function=function_name(func) if func else None,
         module=module,
         file=file,

@@ -183,3 +183,16 @@ def new_frame(**fields: Any) -> Frame:
     if len(values) != _N_FIELDS:
         raise TypeError(f"Frame has no field(s) {sorted(fields.keys() - _FRAME_DEFAULTS.keys())}")
     return frame
+
+
+def replace_frame(frame: Frame, **changes: Any) -> Frame:
+    """``frame.with_(**changes)`` for hot loops, under the same terms as ``new_frame``."""
+    if not _PLAIN_FRAME or type(frame) is not Frame:
+        return frame.with_(**changes)
+    copy: Frame = _new(Frame)
+    values = copy.__dict__
+    values.update(frame.__dict__)
+    values.update(changes)
+    if len(values) != _N_FIELDS:
+        raise TypeError(f"Frame has no field(s) {sorted(changes.keys() - _FRAME_DEFAULTS.keys())}")
+    return copy

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from crashpilot.errors import ParseError
 from crashpilot.formats._linux_common import HEAD, find_assertion, find_revision, signal_name
 from crashpilot.formats._scan import line_search
-from crashpilot.formats.frames import hex_address, split_call
+from crashpilot.formats.frames import hex_address, new_frame, split_call
 from crashpilot.models import CrashReport, Frame, Thread
 
 NAME = "gdb"
@@ -116,7 +116,7 @@ def parse_frame_text(index: int, addr: str | None, rest: str, raw: str) -> Frame
     func = func.strip()
     if func in ("??", ""):
         func = None
-    return Frame(
+    return new_frame(
         function=func,
         module=module,
         file=file,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
+from crashpilot.formats.frames import replace_frame
 from crashpilot.formats.paths import map_to_repo
 from crashpilot.models import Frame
 from crashpilot.signature.normalize import module_basename
@@ -68,7 +69,7 @@ def _under(rel: str, in_app_paths: tuple[str, ...]) -> bool:
 
 
 def _marked(frame: Frame, in_app: bool) -> Frame:
-    return frame if frame.in_app is in_app else frame.with_(in_app=in_app)
+    return frame if frame.in_app is in_app else replace_frame(frame, in_app=in_app)
 
 
 def mark_in_app(
