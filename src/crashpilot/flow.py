@@ -38,7 +38,7 @@ S, O = Stage, Outcome
 
 FLOW: dict[Stage, dict[Outcome, Stage]] = {
     S.INGEST: {O.NEW_GROUP: S.ANALYSE, O.KNOWN_GROUP: S.DONE, O.REGRESSED: S.ANALYSE},
-    S.ANALYSE: {O.OK: S.FIX, O.ABSTAIN: S.NEEDS_HUMAN},
+    S.ANALYSE: {O.OK: S.FIX, O.ABSTAIN: S.NEEDS_HUMAN, O.WAITING: S.ANALYSE},  # waiting: a cost cap holds
     S.FIX: {O.OK: S.BUILD, O.GIVE_UP: S.NEEDS_HUMAN},
     S.BUILD: {O.OK: S.VERIFY, O.FAILED: S.FIX},  # compiler errors go back to FIX
     S.VERIFY: {O.OK: S.PUBLISH, O.FAILED: S.FIX},  # still crashes / tests broke

@@ -59,6 +59,7 @@ class StageResult:
     payload: Mapping[str, Any] | None = None  # merged into the next job's payload
     reason: str | None = None  # why, kept on the group (e.g. why a human is needed)
     delay: float | None = None  # seconds before the next job may run
+    status: str | None = None  # the group's status instead of the next stage's word (e.g. waiting_budget)
 
 
 Handler = Callable[[Job, Context], "Outcome | StageResult"]
@@ -244,7 +245,14 @@ class Worker:
                 reason += f" after {passes} fix attempt(s)"
         delay = result.delay if result.delay is not None else (self.requeue_delay if target is stage else 0.0)
         done = queue.complete(
-            self.engine, job, outcome, target, next_payload=payload, next_delay=delay, reason=reason
+            self.engine,
+            job,
+            outcome,
+            target,
+            next_payload=payload,
+            next_delay=delay,
+            reason=reason,
+            group_status=result.status,
         )
         extra = {"job": job.id, "group": job.group_id, "stage": job.stage}
         if done:

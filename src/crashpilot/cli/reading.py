@@ -53,6 +53,9 @@ def cmd_groups(args: argparse.Namespace) -> int:
         print(
             f"{g['id']:>4}  {g['count']:>5}  {g['status']:<12} {when(g['last_seen']):<19}  {g['signature'][:90]}"
         )
+    waiting = [g for g in groups if g["status"] == "waiting_budget"]
+    if waiting:  # a cost cap holds new runs back: say which and until when
+        print(f"\n{len(waiting)} group(s) wait for the budget: {waiting[0].get('status_reason') or 'a cost cap is reached'}")
     return EXIT_OK
 
 

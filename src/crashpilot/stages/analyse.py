@@ -5,7 +5,9 @@ group to a human (ABSTAIN -> NEEDS_HUMAN). With a model, a run starts: the conte
 (:func:`crashpilot.context.gather`) goes to the model once (:func:`crashpilot.agent.analyse`) for
 root cause, fault location, fixability and plan. ``fix``/``mitigate`` -> FIX with the run id in
 the payload; ``abstain``, an unreadable answer, a spent budget or a model that fails for good ->
-NEEDS_HUMAN with a brief that says why. A transient model failure (after the backend's own
+NEEDS_HUMAN with a brief that says why. Before a run starts, the daily / monthly cost caps are
+checked (:mod:`crashpilot.costs`): past one, the group waits (``waiting_budget``) and no run
+starts. A transient model failure (after the backend's own
 retries) is raised so the worker tries the job again later. The brief is stored as an artifact
 and as a file ``<home>/briefs/group-<id>.md``.
 """
@@ -14,11 +16,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from crashpilot.agent import analyse as ask_model
 from crashpilot.context import gather
+from crashpilot.costs import WAITING_STATUS, Caps, Hold, hold_for
 from crashpilot.errors import PermanentError, TransientError
 from crashpilot.flow import Outcome
 from crashpilot.git import Git
@@ -33,6 +37,7 @@ from crashpilot.worker import StageResult
 
 log = logging.getLogger(__name__)
 
+BUDGET_WAIT = "budget_wait"  # payload key: the cap this group waits on (logged once per cap)
 NO_MODEL = "no model is configured (model.name): crashpilot wrote this triage brief instead of a fix"
 NO_REPO = (
     "no project repository is configured (project.repo): crashpilot wrote this triage brief instead of a fix"
@@ -99,6 +104,22 @@ def _to_human(
     return StageResult(Outcome.ABSTAIN, reason=f"{reason}; brief: {target}")
 
 
+def _wait(job: Any, group: Mapping[str, Any], hold: Hold) -> StageResult:
+    """Put the group back in the queue until the cap resets (or the next recheck); logged once."""
+    extra = {"group": group["id"], "stage": "analyse"}
+    if job.payload.get(BUDGET_WAIT) != hold.cap:
+        log.warning("group %s waits: %s", group["id"], hold.reason, extra=extra)
+    else:
+        log.debug("group %s still waits: %s", group["id"], hold.reason, extra=extra)
+    return StageResult(
+        Outcome.WAITING,
+        payload={BUDGET_WAIT: hold.cap},
+        reason=hold.reason,
+        delay=hold.delay(datetime.now(UTC)),
+        status=WAITING_STATUS,
+    )
+
+
 def run(job: Any, ctx: Any) -> StageResult:
     p = Pipeline(ctx)
     group, parsed = _load(p, job.group_id)
@@ -108,6 +129,9 @@ def run(job: Any, ctx: Any) -> StageResult:
         repo = p.repo
     except PermanentError:
         return _to_human(p, group, parsed, NO_REPO)
+    hold = hold_for(p.engine, Caps.from_settings(p.settings))
+    if hold is not None:  # a cost cap is reached: no new run spends until it resets
+        return _wait(job, group, hold)
     git = Git(repo)
     base_sha = git.rev_parse(p.base_branch)
     branch = branch_name(group["id"])
@@ -167,4 +191,6 @@ def run(job: Any, ctx: Any) -> StageResult:
     with write_transaction(p.engine) as conn:
         runs.update_run(conn, run_id, status="fixing", stage="fix", actor=ctx.worker_id)
     log.info("group %s: analysis says %s", group["id"], analysis.fixability, extra=extra)
-    return StageResult(Outcome.OK, payload={"run_id": run_id, "base_sha": base_sha, "branch": branch})
+    return StageResult(
+        Outcome.OK, payload={"run_id": run_id, "base_sha": base_sha, "branch": branch, BUDGET_WAIT: None}
+    )

@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from crashpilot.backends.models import Budget, Exchange, RetryPolicy, model_class
+from crashpilot.costs import Prices
 from crashpilot.errors import BudgetExceeded, ConfigError, PermanentError
 from crashpilot.git import Identity
 from crashpilot.policy import DEFAULT_FORBIDDEN, Policy
@@ -177,7 +178,8 @@ class Pipeline:
         return self.backends.get("model") is not None
 
     def recorder(self, run_id: int, group_id: int) -> Recorder:
-        """Stores every model exchange of the run in ``exchanges``."""
+        """Stores every model exchange of the run in ``exchanges``, with its cost (``costs.prices``)."""
+        prices = Prices.from_settings(self.settings)
 
         def record(ex: Exchange) -> None:
             with write_transaction(self.engine) as conn:
@@ -193,6 +195,7 @@ class Pipeline:
                     output_tokens=ex.output_tokens,
                     duration_ms=int(ex.duration_s * 1000),
                     error=ex.error,
+                    cost=prices.cost(ex.model, ex.input_tokens, ex.output_tokens, provider=ex.provider),
                 )
 
         return record
