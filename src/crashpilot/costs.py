@@ -47,7 +47,9 @@ __all__ = [
 ]
 
 WAITING_STATUS = "waiting_budget"  # a group's status while a cap holds it back
-_PRICE = re.compile(r"^\s*(?P<name>[^=\s]+)\s*=\s*(?P<input>[0-9]*\.?[0-9]+)\s*/\s*(?P<output>[0-9]*\.?[0-9]+)\s*$")
+_PRICE = re.compile(
+    r"^\s*(?P<name>[^=\s]+)\s*=\s*(?P<input>[0-9]*\.?[0-9]+)\s*/\s*(?P<output>[0-9]*\.?[0-9]+)\s*$"
+)
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,11 @@ class Prices:
         return None
 
     def cost(
-        self, model: str | None, input_tokens: int | None, output_tokens: int | None, provider: str | None = None
+        self,
+        model: str | None,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        provider: str | None = None,
     ) -> float | None:
         """USD of one call, or None when the model has no price."""
         price = self.price(model, provider)
@@ -140,7 +146,11 @@ def month_start(now: datetime) -> datetime:
 
 def next_month(now: datetime) -> datetime:
     start = month_start(now)
-    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(month=start.month + 1)
+    return (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
+    )
 
 
 # -- caps -------------------------------------------------------------------------------------------
@@ -195,9 +205,7 @@ def check_caps(caps: Caps, today: Spend, month: Spend, now: datetime) -> Hold | 
         why = f"daily cost cap of {money(caps.daily_usd)} reached ({money(today.cost)} spent today); {at_midnight}"
         return Hold("daily_usd", why, tomorrow, caps.recheck_seconds)
     if caps.daily_tokens > 0 and today.tokens >= caps.daily_tokens:
-        why = (
-            f"daily token cap of {caps.daily_tokens:,} reached ({today.tokens:,} tokens used today); {at_midnight}"
-        )
+        why = f"daily token cap of {caps.daily_tokens:,} reached ({today.tokens:,} tokens used today); {at_midnight}"
         return Hold("daily_tokens", why, tomorrow, caps.recheck_seconds)
     if caps.monthly_usd > 0 and month.cost >= caps.monthly_usd:
         why = (

@@ -38,13 +38,20 @@ def spend(engine: Engine, cost: float | None, tokens: int = 1000, *, days_ago: i
             conn, provider="anthropic", model="m", request={}, input_tokens=tokens, output_tokens=0, cost=cost
         )
         if days_ago:
-            conn.execute(exchanges.update().where(exchanges.c.id == xid).values(at=utcnow() - timedelta(days=days_ago)))
+            conn.execute(
+                exchanges.update().where(exchanges.c.id == xid).values(at=utcnow() - timedelta(days=days_ago))
+            )
 
 
 def project(tmp_path: Path) -> Path:
     repo = tmp_path / "proj"
     repo.mkdir(parents=True)
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x"}
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@x",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@x",
+    }
     (repo / "a.c").write_text("int main(void) { return 0; }\n")
     for cmd in (["git", "init", "-q", "-b", "main"], ["git", "add", "."], ["git", "commit", "-qm", "init"]):
         subprocess.run(cmd, cwd=repo, check=True, env={**env, "PATH": "/usr/bin:/bin"})

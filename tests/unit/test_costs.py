@@ -74,7 +74,9 @@ def test_prices_and_caps_come_from_settings() -> None:
     )
     assert Prices.from_settings(settings).price("m") == Price(1.0, 2.0)
     caps = Caps.from_settings(settings)
-    assert caps == Caps(daily_usd=5.0, monthly_usd=0.0, daily_tokens=0, monthly_tokens=1000, recheck_seconds=120.0)
+    assert caps == Caps(
+        daily_usd=5.0, monthly_usd=0.0, daily_tokens=0, monthly_tokens=1000, recheck_seconds=120.0
+    )
     assert caps.any
     assert not Caps.from_settings(load(env={})).any
 
