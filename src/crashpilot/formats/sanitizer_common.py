@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from crashpilot.errors import ParseError
-from crashpilot.formats.frames import demangle_names, function_name
+from crashpilot.formats.frames import demangle_names, function_name, new_frame
 from crashpilot.models import CrashReport, Frame
 
 # Where a report starts. Group 1 names the sanitizer.
@@ -193,7 +193,7 @@ def to_frames(raws: Sequence[RawFrame], names: dict[str, str]) -> list[Frame]:
         fn = names.get(r.function, r.function) if r.function else None
         inlined = bool(r.address) and i + 1 < len(raws) and raws[i + 1].address == r.address
         out.append(
-            Frame(
+            new_frame(
                 function=clean_function(fn) if fn else None,
                 module=r.module,
                 file=r.file,
@@ -231,12 +231,22 @@ class Segment:
     def frames_json(self, block: Block) -> list[dict[str, Any]]:
         return [f.to_json() for f in self.frames(block)]
 
+    @cached_property
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
     def find(self, prefix: str) -> str | None:
         """The first line that has ``prefix`` near its start (after ``==PID==`` or a log prefix), from it on."""
-        for line in self.lines:
-            i = line.find(prefix, 0, 300)
-            if i >= 0:
-                return line[i:].strip()
+        text = self.text  # one str.find over the segment, not one per line
+        pos = text.find(prefix)
+        while pos >= 0:
+            start = text.rfind("\n", 0, pos) + 1
+            end = text.find("\n", pos)
+            if pos + len(prefix) - start <= 300:  # as line.find(prefix, 0, 300)
+                return text[pos : end if end >= 0 else len(text)].strip()
+            if end < 0:
+                return None
+            pos = text.find(prefix, end + 1)
         return None
 
     def summary(self) -> str | None:
@@ -301,11 +311,29 @@ _PRE_LINE = re.compile(
 )
 
 
+def _lines_holding(text: str, markers: tuple[str, ...]) -> list[int]:
+    """Indices (as in ``text.split("\\n")``) of the lines that contain any of ``markers``, in order."""
+    found: set[int] = set()
+    for marker in markers:
+        index, counted = 0, 0
+        pos = text.find(marker)
+        while pos >= 0:
+            index += text.count("\n", counted, pos)
+            counted = pos
+            found.add(index)
+            end = text.find("\n", pos)
+            if end < 0:
+                break
+            pos = text.find(marker, end + 1)
+    return sorted(found)
+
+
 def split_reports(text: str) -> list[tuple[str, Segment]]:
     """Cut ``text`` at every sanitizer banner: (format, segment) per report, in order."""
     lines = text.split("\n")
     starts: list[tuple[int, str]] = []
-    for i, line in enumerate(lines):
+    for i in _lines_holding(text, ("Sanitizer", ": runtime error: ")):  # the only lines banner_of reads
+        line = lines[i]
         fmt = banner_of(line)
         if fmt is None:
             continue
