@@ -126,7 +126,26 @@ def make_backends(
         model = model_factory(spec) if spec is not None else None
     if model is not None:
         backends["model"] = model
+    backends.update(forge_backends(app, forge_tokens()))
     return backends
+
+
+def forge_tokens() -> dict[str, str]:
+    """Forge tokens from the environment (``GITHUB_TOKEN``); read here and in the CLI only."""
+    import os
+
+    return {k: os.environ[k] for k in ("GITHUB_TOKEN",) if os.environ.get(k)}
+
+
+def forge_backends(app: App, tokens: Mapping[str, str]) -> dict[str, Any]:
+    """``{"forges": Forges}`` when ``forge.kind`` is not local (then a repository and token are needed)."""
+    if str(app.settings["forge.kind"] or "local") == "local":
+        return {}
+    from crashpilot.forge_setup import make_forges
+    from crashpilot.projects import RepoMap
+
+    repos = RepoMap.from_settings(app.settings, app.repo) if app.repo is not None else None
+    return {"forges": make_forges(app.settings, tokens, repos)}
 
 
 def make_workers(

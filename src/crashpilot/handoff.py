@@ -15,17 +15,20 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from crashpilot.errors import CrashpilotError
 from crashpilot.git import Git, Identity
 from crashpilot.store import runs
 from crashpilot.store.db import utcnow, write_transaction
+from crashpilot.store.events import record_event
 from crashpilot.store.group_status import set_group_status
-from crashpilot.store.schema import crash_groups, jobs
+from crashpilot.store.schema import crash_groups, jobs, pull_requests
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,21 @@ class LocalForge:
         body: str,
         actor: str | None,
     ) -> str:
+        """The group's open pull request of ``branch`` brought up to date, or a new one (never two)."""
+        current = runs.latest_pr(conn, group_id)
+        if current is not None and current["status"] == "open" and current["branch"] == branch:
+            _refresh_pr(
+                conn,
+                int(current["id"]),
+                run_id=run_id,
+                base=base,
+                head_sha=head_sha,
+                verification=verification,
+                title=title,
+                body=body,
+                actor=actor,
+            )
+            return f"local:{current['id']}"
         pr_id = runs.open_pr(
             conn,
             group_id=group_id,
@@ -87,6 +105,44 @@ class LocalForge:
             actor=actor,
         )
         return f"local:{pr_id}"
+
+
+def _refresh_pr(
+    conn: Connection,
+    pr_id: int,
+    *,
+    run_id: int | None,
+    base: str,
+    head_sha: str,
+    verification: str | None,
+    title: str,
+    body: str,
+    actor: str | None = None,
+) -> None:
+    """Bring an open local pull request up to date with a new push of its branch (same id)."""
+    row = conn.execute(sa.select(pull_requests.c.head_sha).where(pull_requests.c.id == pr_id)).first()
+    if row is None:
+        raise LookupError(f"no pull request {pr_id}")
+    conn.execute(
+        pull_requests.update()
+        .where(pull_requests.c.id == pr_id)
+        .values(
+            run_id=run_id,
+            base=base,
+            head_sha=head_sha,
+            verification=verification,
+            title=title,
+            body=body,
+            updated_at=utcnow(),
+        )
+    )
+    if row.head_sha != head_sha:
+        gid = conn.execute(
+            sa.select(pull_requests.c.group_id).where(pull_requests.c.id == pr_id)
+        ).scalar_one()
+        record_event(
+            conn, "group", int(gid), "pr_updated", None, "open", actor, {"pr": pr_id, "head": head_sha}
+        )
 
 
 def _open_pr(engine: Engine, group_id: int) -> dict[str, Any]:
@@ -138,11 +194,34 @@ def _merge(repo: Path, branch: str, base: str, identity: Identity, message: str)
     return new
 
 
+def _repo_of(repo: Path, modules: Sequence[Path], branch: str, head_sha: str) -> Path:
+    """The repository (core or module) whose ``branch`` is the pull request's."""
+    for candidate in (repo, *modules):
+        git = Git(candidate)
+        if (candidate / ".git").exists() and git.branch_exists(branch) and git.rev_parse(branch) == head_sha:
+            return candidate
+    for candidate in modules:  # moved: approve() below names it
+        if (candidate / ".git").exists() and Git(candidate).branch_exists(branch):
+            return candidate
+    return repo
+
+
 def approve(
-    engine: Engine, repo: Path, group_id: int, identity: Identity, *, actor: str = "cli"
+    engine: Engine,
+    repo: Path,
+    group_id: int,
+    identity: Identity,
+    *,
+    actor: str = "cli",
+    modules: Sequence[Path] = (),
 ) -> dict[str, Any]:
-    """Merge the group's open pull request into its base branch; returns the pull request."""
+    """Merge the group's open pull request into its base branch; returns the pull request.
+
+    ``modules`` are the project's module repositories: a pull request whose branch is in one of
+    them is merged there.
+    """
     pr = _open_pr(engine, group_id)
+    repo = _repo_of(repo, modules, pr["branch"], pr["head_sha"])
     git = Git(repo)
     if not git.branch_exists(pr["branch"]):
         raise CrashpilotError(f"branch {pr['branch']} is gone from {repo}; reject the pull request instead")
@@ -173,10 +252,17 @@ def approve(
 
 
 def reject(
-    engine: Engine, repo: Path, group_id: int, *, actor: str = "cli", reason: str | None = None
+    engine: Engine,
+    repo: Path,
+    group_id: int,
+    *,
+    actor: str = "cli",
+    reason: str | None = None,
+    modules: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Close the group's open pull request and delete its branch; the group keeps its history."""
     pr = _open_pr(engine, group_id)
+    repo = _repo_of(repo, modules, pr["branch"], pr["head_sha"])
     git = Git(repo)
     if git.branch_exists(pr["branch"]):
         git.delete_branch(pr["branch"], force=True)
