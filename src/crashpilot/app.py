@@ -126,6 +126,7 @@ def make_backends(
         model = model_factory(spec) if spec is not None else None
     if model is not None:
         backends["model"] = model
+    backends.update(agent_backends(app.settings, os.environ))
     backends.update(forge_backends(app, forge_tokens()))
     return backends
 
@@ -146,6 +147,26 @@ def forge_backends(app: App, tokens: Mapping[str, str]) -> dict[str, Any]:
 
     repos = RepoMap.from_settings(app.settings, app.repo) if app.repo is not None else None
     return {"forges": make_forges(app.settings, tokens, repos)}
+
+
+def agent_backends(settings: Settings, environ: Mapping[str, str]) -> dict[str, Any]:
+    """The FIX agent CLI (``agent.backend``) and the one key it gets, read from ``environ``."""
+    name = str(settings["agent.backend"] or "builtin")
+    if name == "builtin":
+        return {}
+    from crashpilot.backends.agents import make_agent
+
+    agent = make_agent(
+        name,
+        executable=settings["agent.executable"] or None,
+        model=settings["agent.model"] or None,
+        key_env=settings["agent.key_env"] or None,
+    )
+    out: dict[str, Any] = {"agent": agent}
+    key_env = getattr(agent, "key_env", None)
+    if key_env and environ.get(key_env):
+        out["agent_key"] = environ[key_env]
+    return out
 
 
 def make_workers(

@@ -1,4 +1,4 @@
-"""FIX: the built-in agent changes the code in a build slot, on branch ``crashpilot/<group-id>``.
+"""FIX: the built-in agent (or an agent CLI) changes the code in a build slot, on branch ``crashpilot/<group-id>``.
 
 Each FIX pass starts the branch again from the run's base commit, hands the agent the context,
 the analysis and (after a failed BUILD or VERIFY) what went wrong with the previous attempt, and
@@ -8,6 +8,10 @@ against the patch policy once more as ``git diff`` shows it, then committed by t
 (message naming the crash and the root cause); BUILD and VERIFY check the branch out wherever
 they run. Anything else (give up, model failure, budget spent, turns spent, refused patch) leaves
 no branch and no change behind and goes to a human with the reason.
+
+With ``agent.backend`` set to an agent CLI (claude-code, codex, aider), or a ready ``agent`` in
+the worker's backends, the pass runs that program instead (:mod:`crashpilot.stages.fix_agent_cli`);
+the same policy check, commit and hand-off follow.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from crashpilot.agent import (
 )
 from crashpilot.errors import PermanentError, PolicyViolation
 from crashpilot.flow import Outcome
-from crashpilot.stages import checks
+from crashpilot.stages import checks, fix_agent_cli
 from crashpilot.stages.setup import Pipeline, drop_branch, read_artifact
 from crashpilot.store import artifacts, runs
 from crashpilot.store.db import write_transaction
@@ -106,6 +110,20 @@ def run(job: Any, ctx: Any) -> StageResult:
     result = run_row["result"]
     context_md = read_artifact(p.engine, p.blobs, int(result["context_artifact"])).decode("utf-8")
     analysis = parse_analysis(result["analysis"]) if result.get("analysis") else None
+    if fix_agent_cli.uses_cli_agent(p):
+        cli_pass = fix_agent_cli.CliPass(
+            run_id=run_id,
+            group_id=job.group_id,
+            base_sha=base_sha,
+            branch=branch,
+            pass_no=pass_no,
+            context_md=context_md,
+            analysis=analysis,
+            feedback=feedback_text(payload),
+            group=group,
+            in_app_files=fix_agent_cli.in_app_paths(p, job.group_id),
+        )
+        return fix_agent_cli.run_pass(p, cli_pass, ctx, _give_up, commit_message)
     try:
         model, budget = p.model(run_row, job.group_id)
     except PermanentError as exc:
