@@ -73,3 +73,12 @@ def test_replace_frame_is_with_() -> None:
     assert replace_frame(frame, in_app=True) is not frame and frame.in_app is False
     with pytest.raises(TypeError):
         replace_frame(frame, nope=1)
+
+
+def test_every_assertion_style_has_its_needs() -> None:
+    from crashpilot.formats import _linux_common as lc
+
+    assert len(lc._STYLE_NEEDS) == len(lc.STYLES)
+    text = "x.cpp:3 in f ASSERTION FAILED:\n  a\n"
+    assert lc.find_assertion(text) is not None and lc._live_styles(text, 0) == [0, 1]
+    assert lc._live_styles("nothing here\n" * 10, 0) == []

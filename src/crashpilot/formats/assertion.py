@@ -49,7 +49,7 @@ def sniff(text: str) -> int:
         return 0
     if found.style == "terminate":
         return 60
-    if found.style == "glibc" and _SANITIZER_BANNER.search(head, found.end):
+    if found.style == "glibc" and "Sanitizer:" in head and _SANITIZER_BANNER.search(head, found.end):
         return 90  # the assertion came first; the sanitizer only reports the abort it caused
     return 85 if found.style in ("glibc", "icinga") else 90
 
@@ -69,33 +69,40 @@ def _haproxy_frame(m: re.Match[str], line: str) -> Frame:
 
 
 def _stack_line(line: str) -> Frame | None:
-    if not line.strip():
+    stripped = line.strip()
+    if not stripped:
         return None
-    m = _HAPROXY.match(line)
-    if m:
-        return _haproxy_frame(m, line)
-    m = _ACE_ADDR.match(line)
-    if m:
-        return Frame(address=hex_address(m.group("addr")), raw=line.strip())
-    m = _ACE_FUNC.match(line)
-    if m:
-        addr = hex_address(m.group("addr"))
-        return Frame(function=function_name(m.group("func")), address=None if addr == "0x0" else addr,
-                     raw=line.strip())
-    if line.lstrip().startswith("#"):
-        g = gdb._FRAME.match(line.strip())
+    # Each shape is tried only when the line starts / ends with the character it needs (most lines
+    # of a log after an assertion are none of them); the order of the attempts is unchanged.
+    first, last = stripped[0], stripped[-1]
+    if first == "|":
+        m = _HAPROXY.match(line)
+        if m:
+            return _haproxy_frame(m, line)
+    if last == "]":
+        m = _ACE_ADDR.match(line) if first == "[" else None
+        if m:
+            return Frame(address=hex_address(m.group("addr")), raw=stripped)
+        m = _ACE_FUNC.match(line)
+        if m:
+            addr = hex_address(m.group("addr"))
+            return Frame(function=function_name(m.group("func")), address=None if addr == "0x0" else addr,
+                         raw=stripped)
+    if first == "#":
+        g = gdb._FRAME.match(stripped)
         if g:
-            return gdb.parse_frame_text(int(g.group("n")), g.group("addr"), g.group("rest"), line.strip())
-    return backtrace_symbols_frame(line)
+            return gdb.parse_frame_text(int(g.group("n")), g.group("addr"), g.group("rest"), stripped)
+    return backtrace_symbols_frame(line) if last == "]" else None
 
 
 def _read_stack(text: str, start: int, stop: int) -> tuple[list[Frame], dict[str, object], str | None]:
     """Frames printed between ``start`` and ``stop``, sanitizer facts, and a signal named there."""
     region = text[start:stop]
     extra: dict[str, object] = {}
-    sig = _CAUGHT.search(region[:20000])
+    # (the literal each match holds first: a regex without a literal prefix tries every character)
+    sig = _CAUGHT.search(region[:20000]) if "SIG" in region[:20000] else None
     signal = signal_name(sig.group(1)) if sig else None
-    banner = _SANITIZER_BANNER.search(region)
+    banner = _SANITIZER_BANNER.search(region) if "Sanitizer:" in region else None
     if banner:
         from crashpilot.formats import sanitizer_common
 
