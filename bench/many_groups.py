@@ -364,3 +364,49 @@ if __name__ == "__main__":  # pragma: no cover - manual run
 
     with tempfile.TemporaryDirectory() as tmp:
         print(json.dumps(bench_many(Path(tmp)), indent=2))
+
+
+SECTION = "## Many groups at once"
+
+
+def render_many(many: dict[str, Any], machine: str) -> str:
+    """The section of docs/benchmarks.md for :func:`bench_many`'s figures."""
+    ok = many["overlapping_builds"] == 0 and many["unfinished"] == 0
+    return "\n".join(
+        [
+            SECTION,
+            "",
+            f"{many['groups']} distinct crash groups queued at once (one-file C project, gdb reports), worked by",
+            f"{many['workers']} real workers in one process sharing {many['slots']} build slot(s); the model is the",
+            "loopback replay server speaking the Anthropic wire format to the real SDK (ANALYSE, one edit,",
+            "finish), so the time is crashpilot's own: queue, git worktrees, builds, tests, commits, PRs. The",
+            "build command logs its own start and end; peak memory is the RSS of this process plus its",
+            "children, summed from /proc every 0.2 s (pages a forked child still shares with its parent",
+            "count twice, so this is an upper bound). Goal: every group reaches a PR or NEEDS_HUMAN, never",
+            "more builds at once than slots.",
+            "",
+            "| metric | measured | machine |",
+            "|---|---|---|",
+            f"| groups with a PR / NEEDS_HUMAN / unfinished | {many['with_pr']} / {many['needs_human']} / "
+            f"{many['unfinished']} | {machine} |",
+            f"| wall time, first crash taken in -> last group done | {many['wall_s']:.1f} s "
+            f"({many['wall_s'] / max(1, many['groups']):.2f} s per group) | {machine} |",
+            f"| builds run / overlapping | {many['builds']} / {many['overlapping_builds']}"
+            f"{' (ok)' if ok else ' (NOT OK)'} | {machine} |",
+            f"| peak RSS, process tree (sampled) | {many['peak_tree_rss_mb']:.1f} MB | {machine} |",
+            f"| max RSS of the crashpilot process (getrusage) | {many['max_rss_mb']:.1f} MB | {machine} |",
+            "",
+        ]
+    )
+
+
+def write_section(path: Path, section: str) -> None:
+    """Put ``section`` into ``path`` in place of an older one (or at the end)."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    start = text.find(SECTION)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        nxt = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + section + (text[nxt + 1 :] if nxt >= 0 else "")
+    path.write_text(text)

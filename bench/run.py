@@ -29,6 +29,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.corpus import crash_text
+from bench.many_groups import bench_many, render_many, write_section
 from bench.parse import FORMATS, bench_parse
 from crashpilot.ingest.intake import IngestResult
 from crashpilot.ingest.watch import Watcher, ingest_paths
@@ -271,11 +272,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parse-seconds", type=float, default=2.0, help="measuring time per format")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     ap.add_argument(
+        "--many-groups", type=int, default=20, help="crash groups queued at once (bench/many_groups.py)"
+    )
+    ap.add_argument(
         "--only",
-        choices=["parse"],
+        choices=["parse", "many"],
         help="run only this part and print its figures (docs/benchmarks.md is not written)",
     )
     args = ap.parse_args(argv)
+    if args.only == "many":  # prints its figures and rewrites only its own section of the docs
+        with tempfile.TemporaryDirectory(prefix="crashpilot-bench-") as tmp:
+            many = bench_many(Path(tmp), args.many_groups)
+        print(f"many groups: {many}", flush=True)
+        write_section(args.out, render_many(many, machine()))
+        print(f"wrote the many-groups section of {args.out}")
+        return 0
     if args.only == "parse":
         for fmt, figures in bench_parse(args.parse_seconds).items():
             print(f"parse {fmt}: {figures}", flush=True)
@@ -290,10 +301,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"storm: {storm}", flush=True)
         idle = bench_idle(base, args.idle_seconds)
         print(f"idle: {idle}", flush=True)
+        many = bench_many(base, args.many_groups)
+        print(f"many groups: {many}", flush=True)
     parse = bench_parse(args.parse_seconds)
     for fmt, figures in parse.items():
         print(f"parse {fmt}: {figures}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(lat, thr, storm, idle, parse))
+    args.out.write_text(render(lat, thr, storm, idle, parse) + "\n" + render_many(many, machine()))
     print(f"wrote {args.out}")
     return 0
