@@ -78,6 +78,7 @@ SETTINGS: tuple[Setting, ...] = (
     _s("budget.tokens", int, 400_000, "Model tokens (input + output) one run may spend before it stops; 0 = no limit."),
     _s("budget.calls", int, 80, "Model calls one run may make before it stops; 0 = no limit."),
     _s("budget.minutes", float, 30.0, "Wall-clock minutes a run may spend on model calls before it stops; 0 = no limit."),
+    _s("budget.usd", float, 0.0, "US dollars one run may spend on model calls (needs the model's price in costs.prices); 0 = no limit."),
     _s("costs.prices", list, [], "Model prices in USD per million tokens, 'model=input/output' (e.g. 'claude-sonnet-4-5=3.00/15.00'); a model with no price has cost null."),
     _s("costs.daily_cap_usd", float, 0.0, "Model spend (USD, all runs) per UTC day after which no new run starts until 00:00 UTC; 0 = no cap."),
     _s("costs.monthly_cap_usd", float, 0.0, "Model spend (USD, all runs) per UTC calendar month after which no new run starts; 0 = no cap."),

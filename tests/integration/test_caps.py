@@ -18,7 +18,7 @@ from crashpilot.app import stage_handlers
 from crashpilot.backends.models import Exchange
 from crashpilot.cli import main
 from crashpilot.costs import Caps, hold_for
-from crashpilot.errors import PermanentError
+from crashpilot.errors import BudgetExceeded, PermanentError
 from crashpilot.flow import Stage
 from crashpilot.settings import Settings, load
 from crashpilot.stages.setup import Pipeline
@@ -209,3 +209,25 @@ def test_without_a_cap_nothing_waits(engine: Engine, groups: Groups, tmp_path: P
     model = Calls()
     assert worker(engine, settings, model).run_once()
     assert model.n == 1 and groups.status(gid)[0] == "needs_human"
+
+
+def test_a_per_run_dollar_budget_becomes_a_token_limit_at_the_dearer_rate(
+    engine: Engine, groups: Groups, tmp_path: Path, db_url: str
+) -> None:
+    gid = groups.add("sig-run-usd")
+    with write_transaction(engine) as conn:
+        run_id = runs.start_run(conn, gid, branch="crashpilot/1", base_revision=None)
+        insert_exchange(conn, provider="anthropic", model="m", request={}, run_id=run_id, cost=0.4)
+        run = runs.get_run(conn, run_id)
+    assert run is not None
+
+    def budget(**flags: Any) -> Any:
+        settings = settings_for(tmp_path / str(len(flags)) / str(abs(hash(str(flags)))), db_url, **flags)
+        return Pipeline(Context(engine, settings, "w1", {"env": {}})).budget(run)
+
+    priced = {"costs.prices": ["m=3/15"], "budget.usd": 1.0}
+    assert budget(**priced).max_tokens == 40_000  # $0.60 left at $15 per million output tokens
+    assert budget(**priced, **{"budget.tokens": 1000}).max_tokens == 1000  # the smaller limit wins
+    assert budget(**{"budget.usd": 1.0}).max_tokens == 400_000  # no price: only the token budget counts
+    with pytest.raises(BudgetExceeded, match=r"\$0.40 used of \$0.30"):
+        budget(**{"costs.prices": ["m=3/15"], "budget.usd": 0.3})

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from crashpilot.backends.models import Budget, Exchange, RetryPolicy, model_class
-from crashpilot.costs import Prices
+from crashpilot.costs import Prices, money
 from crashpilot.errors import BudgetExceeded, ConfigError, PermanentError
 from crashpilot.git import Identity
 from crashpilot.policy import DEFAULT_FORBIDDEN, Policy
@@ -223,11 +223,28 @@ class Pipeline:
             if left <= 0:
                 raise BudgetExceeded(f"the run's model budget is spent: {spent:g} {name} used of {limit:g}")
             limits[name] = left
+        usd_tokens = self._usd_tokens_left(used["cost"])
+        if usd_tokens is not None:
+            limits["tokens"] = min(limits["tokens"] or usd_tokens, usd_tokens)
         return Budget(
             max_tokens=int(limits["tokens"]) if limits["tokens"] is not None else None,
             max_calls=int(limits["calls"]) if limits["calls"] is not None else None,
             max_minutes=limits["minutes"],
         )
+
+    def _usd_tokens_left(self, spent: float | None) -> float | None:
+        """``budget.usd`` as tokens left at the model's dearer rate; None when unset or unpriced."""
+        limit = float(self.settings["budget.usd"])
+        if not limit:
+            return None
+        spent = spent or 0.0
+        if spent >= limit:
+            raise BudgetExceeded(f"the run's model budget is spent: {money(spent)} used of {money(limit)}")
+        provider, _, name = str(self.settings["model.name"] or "").rpartition(":")
+        price = Prices.from_settings(self.settings).price(name, provider or None)
+        if price is None or max(price.input_per_mtok, price.output_per_mtok) <= 0:
+            return None  # no price: the dollar limit cannot be counted; the token limit still holds
+        return max(1.0, (limit - spent) * 1_000_000 / max(price.input_per_mtok, price.output_per_mtok))
 
     def model(self, run: Mapping[str, Any], group_id: int) -> tuple[Model, Budget]:
         factory: ModelFactory | None = self.backends.get("model")
