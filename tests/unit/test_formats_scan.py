@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from crashpilot.formats._scan import line_finditer, line_search
+from crashpilot.formats._scan import line_finditer, line_search, prefix_search
 
 PATTERNS = [
     (re.compile(r"^Thread \d+ \(.*\):\s*$", re.M), "Thread "),
@@ -37,6 +37,9 @@ def test_line_search_matches_regex_search(pattern: re.Pattern[str], literal: str
             got = line_search(pattern, text, literal, pos, endpos)
             assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups())), (text, pos, endpos)
             hits += want is not None
+            if literal != "Revision:":  # the other patterns start with their literal
+                got = prefix_search(pattern, text, literal, pos, endpos)
+                assert (got and got.span()) == (want and want.span()), (text, pos, endpos)
             assert [m.span() for m in line_finditer(pattern, text, literal, pos, endpos)] == [
                 m.span() for m in pattern.finditer(text, pos, end)
             ]

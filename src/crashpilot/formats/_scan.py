@@ -44,3 +44,30 @@ def line_finditer(
             return out
         out.append(m)
         pos = m.end()
+
+
+def prefix_search(
+    pattern: re.Pattern[str], text: str, prefix: str, pos: int = 0, endpos: int | None = None
+) -> re.Match[str] | None:
+    """``pattern.search(text, pos, endpos)`` for a pattern whose matches all start at a line start
+    with ``prefix`` (``^#`` under ``re.M``): only lines that begin with ``prefix`` are tried, so a
+    ``#`` inside a line (an indented sanitizer frame) costs nothing."""
+    if not prefix or prefix[0] == "\n":
+        raise ValueError("prefix must be non-empty text of one line")
+    end = len(text) if endpos is None else min(endpos, len(text))
+    if pos == 0 or text[pos - 1 : pos] == "\n":
+        cand = pos
+    else:
+        nl = text.find("\n", pos, end)
+        if nl < 0:
+            return None
+        cand = nl + 1
+    while True:
+        if text.startswith(prefix, cand, end):
+            m = pattern.match(text, cand, end)
+            if m is not None:
+                return m
+        nl = text.find("\n" + prefix, cand, end)
+        if nl < 0:
+            return None
+        cand = nl + 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from crashpilot.errors import ParseError
 from crashpilot.formats._linux_common import HEAD, find_assertion, find_revision, signal_name
-from crashpilot.formats._scan import line_search
+from crashpilot.formats._scan import line_search, prefix_search
 from crashpilot.formats.frames import hex_address, new_frame, split_call
 from crashpilot.models import CrashReport, Frame, Thread
 
@@ -51,18 +51,23 @@ _ASSERT_MSG_ARG = re.compile(r"\b(?:message|msg|expr|condition)=0x[0-9a-fA-F]+ \
 def sniff(text: str) -> int:
     head = text[:HEAD]
     score = 0
-    if "received signal" in head or "terminated with signal" in head:
+    # (the shared words first: one scan rules out several markers)
+    signal = "signal" in head
+    if signal and ("received signal" in head or "terminated with signal" in head):
         score += 50
     if "(gdb) " in head:
         score += 30
-    if "<signal handler called>" in head:
+    if signal and "<signal handler called>" in head:
         score += 30
-    if "--- DEBUG:" in head or "[New Thread " in head or "[Thread debugging using" in head or "[Switching to Thread" in head:
+    thread = "Thread" in head
+    if "--- DEBUG:" in head or (
+        thread and ("[New Thread " in head or "[Thread debugging using" in head or "[Switching to Thread" in head)
+    ):
         score += 30
     # (line_search: a ^-anchored regex scan of 64 KB is slow)
-    if line_search(_THREAD_M, head, "Thread "):
+    if thread and line_search(_THREAD_M, head, "Thread "):
         score += 30
-    frames = line_search(_SNIFF_FRAME, head, "#") is not None
+    frames = prefix_search(_SNIFF_FRAME, head, "#") is not None
     if frames:
         score += 40
     if not score:

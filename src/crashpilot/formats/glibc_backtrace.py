@@ -54,6 +54,8 @@ def sniff(text: str) -> int:
     head = text[:HEAD]
     if "======= Backtrace: =========" in head:
         return 90
+    if "[0x" not in head:  # every backtrace_symbols() line ends with [0xADDR]
+        return 0
     run = best = 0
     for line in head.split("\n")[:2000]:
         if line.endswith("]") and BACKTRACE_SYMBOLS.match(line.strip()):

@@ -35,6 +35,8 @@ _THROW_FUNCS = re.compile(r"^(?:_CxxThrowException|RaiseException|__CxxThrowExce
 
 def sniff(text: str) -> int:
     head = text[:HEAD]
+    if "!" not in head:  # every frame line holds module!function
+        return 0
     hits = 0
     lined = False
     for line in head.split("\n")[:3000]:

@@ -61,7 +61,7 @@ def sniff(text: str) -> int:
         score = 50
     if "Exception code:" in head and "Fault address:" in head:
         score = max(score, 80) + 10
-    if "WheatyExceptionReport" in head or "*** Hardware ***" in head or "* Hardware ***" in head:
+    if "WheatyExceptionReport" in head or "* Hardware ***" in head:  # (also finds "*** Hardware ***")
         score += 5
     return min(score, 100)
 
