@@ -135,9 +135,9 @@ def _record(p: Pipeline, c: CliPass, outcome: AgentOutcome) -> None:
 
 
 def _reason(outcome: AgentOutcome, pass_no: int) -> str:
-    said = (outcome.error or outcome.summary or "no detail").strip().splitlines()
-    first = said[0][:600] if said else "no detail"
-    return f"the {outcome.backend} agent ended with status {outcome.status} on pass {pass_no}: {first}"
+    lines = [x.strip() for x in (outcome.error or outcome.summary or "").splitlines() if x.strip()]
+    said = " ".join(lines)[:600] or "no detail"
+    return f"the {outcome.backend} agent ended with status {outcome.status} on pass {pass_no}: {said}"
 
 
 def run_pass(p: Pipeline, c: CliPass, ctx: Any, give_up: Any, commit_message: Any) -> StageResult:
