@@ -18,6 +18,7 @@ from crashpilot.cli.admin import (
     cmd_approve,
     cmd_db,
     cmd_demo,
+    cmd_eval,
     cmd_init,
     cmd_reject,
     cmd_resign,
@@ -131,6 +132,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="use a real model, e.g. openai:gpt-4.1 (default with ANTHROPIC_API_KEY set: anthropic)",
     )
     sp.add_argument("--base-url", help="base URL of an OpenAI-compatible server for --model openai:<name>")
+
+    sp = add(
+        "eval",
+        cmd_eval,
+        "measure fix quality: run the pipeline up to VERIFY on a folder of crash cases with known fixes",
+    )
+    sp.add_argument("cases_dir", metavar="CASES_DIR", help="a folder of case folders (each with case.json)")
+    sp.add_argument(
+        "--model",
+        help="gold (apply each case's fix_commit: a harness self-check), replay:<transcript.json>, "
+        "anthropic:<name> or openai:<name>",
+    )
+    sp.add_argument("--base-url", help="base URL of an OpenAI-compatible server for --model openai:<name>")
+    sp.add_argument("--agent", help="let an agent CLI do FIX: claude-code, codex or aider (analysis by --model)")
+    sp.add_argument("--json", action="store_true", help="print a JSON list, one object per case")
+    sp.add_argument("--jobs", type=int, default=1, help="cases run in parallel (default 1)")
+    sp.add_argument(
+        "--resume", nargs="?", const="latest", metavar="RESULTS_DIR",
+        help="continue an earlier run (default: the newest CASES_DIR/results/*), skipping finished cases",
+    )  # fmt: skip
+    sp.add_argument("--runs", type=int, default=3, help="reproducer runs on each build (k, default 3)")
+    sp.add_argument("--attempts", type=int, default=3, help="FIX passes per case (gold: always 1)")
+    sp.add_argument("--case", action="append", metavar="ID", help="run only this case; repeatable")
+    sp.add_argument("--keep-work", action="store_true", help="keep each case's working folder (clone, home)")
+    sp.add_argument(
+        "--prepare", metavar="DEST",
+        help="only write the cases to DEST as ordinary cases (recipes become git repositories)",
+    )  # fmt: skip
 
     sp = add("prs", cmd_prs, "list local pull requests (verified fixes waiting for review)")
     sp.add_argument("--all", action="store_true", help="merged and rejected ones too")

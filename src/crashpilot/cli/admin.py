@@ -146,3 +146,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
         base_url=args.base_url,
         keys=model_keys(),
     )
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Run the pipeline on a folder of crash cases with known fixes and print the results table."""
+    from crashpilot import eval as ev
+    from crashpilot.app import model_keys
+
+    cases_dir = Path(args.cases_dir)
+    if args.prepare:
+        for folder in ev.prepare_cases(cases_dir, Path(args.prepare)):
+            print(f"prepared {folder}")
+        return EXIT_OK
+    if not args.model:
+        raise CrashpilotError("eval needs --model: gold, replay:<transcript>, anthropic:<name> or openai:<name>")
+    choice = ev.parse_model(args.model, base_url=args.base_url, agent=args.agent)
+    resume = None
+    if args.resume:
+        resume = ev.latest_results(cases_dir) if args.resume == "latest" else Path(args.resume)
+        if resume is None:
+            raise CrashpilotError(f"nothing to resume: {cases_dir}/results holds no earlier run")
+
+    def progress(row: dict[str, object]) -> None:
+        if not args.json:
+            state = "plausible" if row["plausible"] else f"not plausible ({row['verification']})"
+            print(f"  {row['id']}: {state} in {float(str(row['seconds'])):.1f}s", file=sys.stderr, flush=True)
+
+    rows, folder = ev.run_eval(
+        cases_dir, choice, jobs=args.jobs, resume=resume, keys=model_keys(), k=args.runs,
+        attempts=args.attempts, only=set(args.case or []) or None, keep_work=args.keep_work,
+        progress=progress,
+    )  # fmt: skip
+    if args.json:
+        print_json(rows)
+        return EXIT_OK
+    label = ev.label_of(choice)
+    if choice.is_gold:
+        print(ev.GOLD_NOTE)
+    print(ev.table(rows))
+    print(ev.summary_line(rows, label))
+    print(f"results: {folder}/results.json and results.md")
+    return EXIT_OK
