@@ -18,7 +18,7 @@ from crashpilot.formats._windows_common import (
     needs_symbols,
     normalize_code,
 )
-from crashpilot.formats._scan import line_search
+from crashpilot.formats._scan import line_finditer, line_search
 from crashpilot.formats.frames import hex_address, module_name, split_offset
 from crashpilot.models import CrashReport, Frame, Thread
 
@@ -81,7 +81,7 @@ def revision_from_filename(name: str) -> tuple[str | None, bool]:
 
 
 def parse(text: str) -> list[CrashReport]:
-    starts = [m.start() for m in _REPORT_START.finditer(text)] if text.count("Revision:") > 1 else []
+    starts = [m.start() for m in line_finditer(_REPORT_START, text, "Revision:")] if text.count("Revision:") > 1 else []
     if len(starts) > 1:
         pieces = [text[a:b] for a, b in zip([0, *starts[1:]], [*starts[1:], len(text)], strict=True)]
     else:
@@ -131,7 +131,7 @@ def _parse_frame(line: str) -> Frame | None:
 
 def _stacks(region: str) -> list[list[Frame]]:
     """Every ``Call stack:`` block (or, for a bare fragment, the frame lines) in ``region``."""
-    marks = [m.end() for m in _CALL_STACK.finditer(region)]
+    marks = [m.end() for m in line_finditer(_CALL_STACK, region, "Call stack:")]
     if not marks:
         marks = [0]
     stacks: list[list[Frame]] = []
@@ -169,7 +169,7 @@ def _parse_one(text: str) -> CrashReport:
     if not stacks and cut >= 0:
         stacks = _stacks(text[cut:])
     head = region[:65536] if stacks else text[:65536]
-    exc = _EXCEPTION.search(head)
+    exc = line_search(_EXCEPTION, head, "Exception code:")
     if not stacks and not exc:
         raise ParseError("no WheatyExceptionReport call stack or exception found")
 
@@ -180,24 +180,24 @@ def _parse_one(text: str) -> CrashReport:
     message: str | None = None
     if exc and code_name and kind != code_name:
         message = code_name
-    cpp = _CPP_INFO.search(head)
+    cpp = line_search(_CPP_INFO, head, "Uncaught C++ exception info:")
     if cpp and cpp.group(1).strip():
         message = cpp.group(1).strip()
 
     assert_location: Frame | None = None
-    am = _ASSERT_MSG.search(head)
+    am = line_search(_ASSERT_MSG, head, "Assertion message:")
     if am:
-        fault_at = _FAULT.search(head, am.end())
+        fault_at = line_search(_FAULT, head, "Fault address:", am.end())
         block = head[am.start() : fault_at.start() if fault_at else am.end() + 4000]
         message = block.split(":", 1)[1].strip() or message
-        loc = _ASSERT_LOC.search(block)
+        loc = line_search(_ASSERT_LOC, block, " ASSERTION FAILED")
         if loc:
             assert_location = Frame(
                 function=loc.group(3).strip(), file=loc.group(1).strip(), line=int(loc.group(2)), in_app=True
             )
         kind = "assertion"
 
-    fault = _FAULT.search(head)
+    fault = line_search(_FAULT, head, "Fault address:")
     fault_addr: str | None = None
     if fault:
         fault_addr = hex_address(fault.group(1))
@@ -206,7 +206,7 @@ def _parse_one(text: str) -> CrashReport:
         extra["fault_module_offset"] = f"{fault.group(2)}:{fault.group(3)}"
 
     revision: str | None = None
-    rev = _REVISION.search(head)
+    rev = line_search(_REVISION, head, "Revision:")
     if rev:
         line = rev.group(1)
         extra["revision_line"] = line.strip()
