@@ -117,9 +117,11 @@ def make_backends(
     """
     import os
 
+    from crashpilot.costs import Prices
     from crashpilot.proc import clean_env
     from crashpilot.stages.setup import model_factory, model_spec
 
+    Prices.from_settings(app.settings)  # a malformed costs.prices entry stops start-up (ConfigError)
     backends: dict[str, Any] = {"env": clean_env(os.environ)}
     if model is None:
         spec = model_spec(app.settings, model_keys() if keys is None else keys, name=model_name, base_url=base_url)

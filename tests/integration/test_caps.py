@@ -231,3 +231,13 @@ def test_a_per_run_dollar_budget_becomes_a_token_limit_at_the_dearer_rate(
     assert budget(**{"budget.usd": 1.0}).max_tokens == 400_000  # no price: only the token budget counts
     with pytest.raises(BudgetExceeded, match=r"\$0.40 used of \$0.30"):
         budget(**{"costs.prices": ["m=3/15"], "budget.usd": 0.3})
+
+
+def test_a_malformed_price_stops_start_up(tmp_path: Path, db_url: str) -> None:
+    from crashpilot.app import make_backends, open_app
+    from crashpilot.errors import ConfigError
+
+    app = open_app(settings_for(tmp_path, db_url, **{"costs.prices": ["claude-sonnet-4-5=3.00"]}))
+    with pytest.raises(ConfigError, match="claude-sonnet-4-5=3.00"):
+        make_backends(app, keys={})
+    app.engine.dispose()
