@@ -85,3 +85,15 @@ def test_every_assertion_style_has_its_needs() -> None:
     text = "x.cpp:3 in f ASSERTION FAILED:\n  a\n"
     assert lc.find_assertion(text) is not None and lc._live_styles(text, 0) == [0, 1]
     assert lc._live_styles("nothing here\n" * 10, 0) == []
+
+
+def test_revision_prefilter_claim_holds() -> None:
+    """sanitizer_common.find_revision rules a text out by "rev"/"comm" in text.lower(): that is
+    only sound while no non-ASCII character matches r, e, v, c, o or m under re.IGNORECASE."""
+    letters = re.compile("[revcom]", re.I)
+    assert [c for c in range(128, 0x110000) if letters.match(chr(c))] == []
+    from crashpilot.formats.sanitizer_common import find_revision
+
+    assert find_revision("x\n  Build Revision: 0123abcd\n") == "0123abcd"
+    assert find_revision("x\nCOMMIT = deadbeef1\n") == "deadbeef1"
+    assert find_revision("x\nnothing\n") is None

@@ -381,7 +381,13 @@ def parse_any(text: str) -> list[CrashReport]:
 
 
 def find_revision(text: str) -> str | None:
-    m = _REVISION.search(text[:_HEAD])
+    head = text[:_HEAD]
+    # Every match holds "rev" (revision) or "comm" (commit) in some case; no character outside
+    # ASCII matches r, e, v, c, o or m under re.IGNORECASE, so the lowered text rules the scan out.
+    low = head.lower()
+    if "rev" not in low and "comm" not in low:
+        return None
+    m = _REVISION.search(head)
     return m.group(1) if m else None
 
 
