@@ -97,3 +97,16 @@ def test_revision_prefilter_claim_holds() -> None:
     assert find_revision("x\n  Build Revision: 0123abcd\n") == "0123abcd"
     assert find_revision("x\nCOMMIT = deadbeef1\n") == "deadbeef1"
     assert find_revision("x\nnothing\n") is None
+
+
+def test_machine_frame_split_matches_the_regex() -> None:
+    """stackwalk reads machine frame lines with str.split: same lines as its regex, \\d == isdecimal."""
+    from crashpilot.formats.stackwalk import _MACHINE_FRAME, parse
+
+    digit = re.compile(r"\d")
+    assert [c for c in range(0x110000) if bool(digit.match(chr(c))) != chr(c).isdecimal()] == []
+    lines = ["0|0|a.exe|f|||0x1", "1|0|a.exe|g||x|0x2|", "x|0|a.exe|f|||0x1", "2|1|m|h|f.c|3|0x3", "3||m|h|||"]
+    text = "OS|Linux\nCrash|SIGSEGV|0x0|0\n" + "\n".join(lines) + "\n"
+    want = [m.group(0) for m in _MACHINE_FRAME.finditer(text)]
+    got = [f.raw for t in parse(text)[0].threads for f in t.frames]
+    assert sorted(got) == sorted(want) and len(want) == 2

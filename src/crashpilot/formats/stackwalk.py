@@ -38,7 +38,6 @@ _SOURCE = re.compile(r" \[([^\[\]]*?) : (\d+)(?: \+ 0x[0-9a-fA-F]+)?\]$")
 _FOUND_BY = re.compile(r"[ \t]+Found by:[ \t]*([^\n]*)")
 _MACHINE_CRASH = re.compile(r"^Crash\|([^|\n]*)\|([^|\n]*)\|([^|\n]*)$", re.M)
 _MACHINE_FRAME = re.compile(r"^(\d+)\|(\d+)\|([^|\n]*)\|([^|\n]*)\|([^|\n]*)\|([^|\n]*)\|([^|\n]*)$", re.M)
-_MACHINE_FRAME_LINE = re.compile(_MACHINE_FRAME.pattern[1:])  # matched against one line
 _TEXT_START = re.compile(r"^Operating system:", re.M)
 _MACHINE_START = re.compile(r"^OS\|", re.M)
 _PC = re.compile(r"(?<![\w])(?:eip|rip|pc)[ \t]*=[ \t]*0x([0-9a-fA-F]+)")
@@ -195,12 +194,11 @@ def _parse_machine(text: str) -> CrashReport:
     crashed = int(crash.group(3).strip()) if crash and crash.group(3).strip().isdigit() else None
     by_thread: dict[int, list[Frame]] = {}
     for raw in text.split("\n"):  # one line at a time: a ^-anchored finditer tries every character
-        if not raw[:1].isdigit():
+        # _MACHINE_FRAME on one line: seven |-separated fields, the first two decimal numbers
+        fields = raw.split("|")
+        if len(fields) != 7 or not (fields[0].isdecimal() and fields[1].isdecimal()):
             continue
-        m = _MACHINE_FRAME_LINE.match(raw)
-        if m is None:
-            continue
-        tid, _, module, function, file, line, offset = m.groups()
+        tid, _, module, function, file, line, offset = fields
         offset = offset.strip()
         frame = new_frame(
             function=strip_args(function) if function else None,
