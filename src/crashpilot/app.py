@@ -263,13 +263,6 @@ def run(
             t.join(timeout=30)
 
 
-def group_rows(app: App) -> list[Mapping[str, Any]]:
-    from crashpilot.store.groups import list_groups
-
-    with app.engine.connect() as conn:
-        return list_groups(conn)
-
-
 def retry_group(app: App, group_id: int) -> int:
     """Queue ANALYSE again for a group (after a rules change, a fix of the environment ...)."""
     import sqlalchemy as sa

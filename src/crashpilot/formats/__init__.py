@@ -45,7 +45,7 @@ BUILTIN: tuple[str, ...] = (
 @cache
 def parsers() -> tuple[Parser, ...]:
     """Built-in parsers plus those registered under the ``crashpilot.parsers`` entry point."""
-    found: list[Parser] = [importlib.import_module(name) for name in BUILTIN]  # type: ignore[misc]
+    found: list[Parser] = [importlib.import_module(name) for name in BUILTIN]
     for ep in entry_points(group="crashpilot.parsers"):
         try:
             found.append(ep.load())

@@ -23,13 +23,13 @@ def save(
     run_id: int | None = None,
 ) -> int:
     sha = blobs.put(data)
-    return int(
-        conn.execute(
-            sa.insert(schema.artifacts).values(
-                sha256=sha, kind=kind, name=name, group_id=group_id, run_id=run_id, size=len(data), created_at=utcnow()
-            )
-        ).inserted_primary_key[0]
-    )
+    key = conn.execute(
+        sa.insert(schema.artifacts).values(
+            sha256=sha, kind=kind, name=name, group_id=group_id, run_id=run_id, size=len(data), created_at=utcnow()
+        )
+    ).inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def latest(conn: Connection, kind: str, *, group_id: int) -> dict[str, Any] | None:
