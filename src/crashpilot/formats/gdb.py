@@ -27,6 +27,10 @@ _SIGNAL = re.compile(
     r"^(?:Thread (?P<tn>\d+)(?: \"(?P<tname>[^\"]*)\")? received signal|Program received signal|"
     r"Program terminated with signal) (?P<sig>SIG[A-Z]+|\d+)(?:, (?P<desc>[^.\n]*))?"
 )
+# First characters of the lines _read and _split_reports act on: frames, thread headers, signal
+# lines ("Thread N ... received signal", "Program ..."), "[Current thread", "(gdb)", "--- DEBUG".
+_SIGNAL_FIRST = frozenset("TP")
+_READ_FIRST = frozenset("#TP[(-")
 _CURRENT = re.compile(r"^\[Current thread is (?P<n>\d+)")
 _SWITCHING = re.compile(r"^\[Switching to Thread 0x[0-9a-fA-F]+ \(LWP (?P<lwp>\d+)\)\]")
 _LWP = re.compile(r"\(LWP (\d+)\)")
@@ -143,7 +147,7 @@ def _split_reports(lines: list[str]) -> list[tuple[int, int]]:
     for i, line in enumerate(lines):
         if line.startswith("#") and _FRAME.match(line):
             seen_frames = True
-        elif seen_frames and _SIGNAL.match(line):
+        elif seen_frames and line[:1] in _SIGNAL_FIRST and _SIGNAL.match(line):
             bounds.append(i)
             seen_frames = False
     bounds.append(len(lines))
@@ -157,6 +161,8 @@ def _read(lines: list[str], lo: int, hi: int) -> _Report:
     while i < hi:
         line = lines[i]
         i += 1
+        if line[:1] not in _READ_FIRST:  # a log line: none of the branches below can take it
+            continue
         if line.startswith("#"):
             m = _FRAME.match(line)
             if m:
@@ -183,7 +189,7 @@ def _read(lines: list[str], lo: int, hi: int) -> _Report:
                 current = _Thread(int(t.group("n")), name.group(1) if name else None, lwp.group(1) if lwp else None)
                 rep.threads.append(current)
                 continue
-        s = _SIGNAL.match(line)
+        s = _SIGNAL.match(line) if line[:1] in _SIGNAL_FIRST else None
         if s:
             rep.signal = signal_name(s.group("sig"))
             rep.signal_desc = s.group("desc")
