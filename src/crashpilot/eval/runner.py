@@ -69,9 +69,12 @@ def parse_model(text: str, *, base_url: str | None = None, agent: str | None = N
     if not sep or not kind or not rest:
         raise ConfigError(f"--model must be gold, replay:<transcript> or provider:name, not {text!r}")
     if kind == "replay":
-        path = Path(rest).expanduser().resolve()
-        if not path.is_file():
+        path = Path(rest).expanduser()
+        if path.is_file():
+            path = path.resolve()
+        elif path.is_absolute():
             raise ConfigError(f"no transcript {path}")
+        # otherwise a name each case folder holds (its own recorded conversation)
         return ModelChoice("replay", text, transcript=path, agent=agent)
     return ModelChoice("model", text, base_url=base_url, agent=agent)
 
@@ -261,7 +264,10 @@ def _run(
             handlers[Stage.ANALYSE] = start_without_analysis
         elif choice.kind == "replay":
             assert choice.transcript is not None
-            backends = make_backends(app, model=stack.enter_context(_replay_factory(choice.transcript)))
+            transcript = choice.transcript if choice.transcript.is_absolute() else case.folder / choice.transcript
+            if not transcript.is_file():
+                raise ConfigError(f"case {case.id}: no transcript {transcript}")
+            backends = make_backends(app, model=stack.enter_context(_replay_factory(transcript)))
         else:
             backends = make_backends(app, keys=keys)
         _drive(app, handlers, backends, attempts, result, errors)
