@@ -4,7 +4,7 @@ that no two builds overlapped (the build command itself logs its start and end).
 
 The project is one C file: ``deref`` reads through a pointer and N handlers call it, so crash
 ``k`` (gdb text: deref <- handler_k <- main) is its own group. Every group gets the same
-conversation, served by position (:class:`ConversationReplay`): ANALYSE answers ``fix``; FIX
+conversation, served by position (:func:`conversation_replay`): ANALYSE answers ``fix``; FIX
 makes ``deref`` check for null and finishes. Each group's branch, build and PR are its own.
 
 ``python -m bench --only many`` runs the 20-group version; tests use :func:`run_many` with fewer.
@@ -26,7 +26,7 @@ from crashpilot.app import make_backends, make_workers, open_app
 from crashpilot.backends.models import RetryPolicy, ToolCall
 from crashpilot.backends.models.anthropic import AnthropicModel
 from crashpilot.ingest.files import ingest_paths
-from crashpilot.replay import JSON, Answer, ReceivedRequest, ReplayServer, Turn
+from crashpilot.replay import ReceivedRequest, ReplayServer, Turn
 from crashpilot.settings import load
 from crashpilot.store.groups import list_groups
 
@@ -96,29 +96,19 @@ FINISH = Turn(
 )
 
 
-class ConversationReplay(ReplayServer):
+def conversation_replay(analysis: Turn, fix: Sequence[Turn]) -> ReplayServer:
     """Serves the same conversation to any number of runs at once: the step is chosen by the
     request (ANALYSE's tool set, or how many assistant turns the FIX conversation already has),
     not by arrival order."""
 
-    def __init__(self, analysis: Turn, fix: Sequence[Turn]) -> None:
-        super().__init__([], check_tool_results=False)
-        self.analysis, self.fix = analysis, list(fix)
+    def choose(request: ReceivedRequest) -> Turn | None:
+        _, messages, tools = request.conversation()
+        if any(t.name == "report_analysis" for t in tools):
+            return analysis
+        n = sum(1 for m in messages if m.role == "assistant")
+        return fix[n] if n < len(fix) else None
 
-    def _answer(self, request: ReceivedRequest) -> Answer:
-        with self._lock:
-            self.requests.append(request)
-            if request.provider is None or request.body is None:
-                return self._error(request.provider, 400, "not a model request")
-            _, messages, tools = request.conversation()
-            if any(t.name == "report_analysis" for t in tools):
-                step = self.analysis
-            else:
-                n = sum(1 for m in messages if m.role == "assistant")
-                if n >= len(self.fix):
-                    return self._error(request.provider, 400, "replay: the conversation has no more turns")
-                step = self.fix[n]
-            return 200, self._reply(step, request), JSON, {}
+    return ReplayServer([], check_tool_results=False, choose=choose)
 
 
 def source(n: int) -> str:
@@ -268,7 +258,7 @@ def run_many(
         f = incoming / f"crash-{k:03d}.txt"
         f.write_text(crash_text(k, n))
         files.append(f)
-    with ConversationReplay(ANALYSIS, [EDIT, FINISH]) as server:
+    with conversation_replay(ANALYSIS, [EDIT, FINISH]) as server:
 
         def model(budget: Any, record: Any) -> Any:
             return AnthropicModel(

@@ -198,8 +198,18 @@ class _Handler(BaseHTTPRequestHandler):
 class ReplayServer:
     """Serves ``script`` on 127.0.0.1; use as a context manager (or ``start`` / ``stop``)."""
 
-    def __init__(self, script: Sequence[Step], *, check_tool_results: bool = True, require_key: bool = True):
+    def __init__(
+        self,
+        script: Sequence[Step],
+        *,
+        check_tool_results: bool = True,
+        require_key: bool = True,
+        choose: Callable[[ReceivedRequest], Step | None] | None = None,
+    ):
+        """``choose``, when given, picks the step for each request (None: no more turns) instead
+        of serving ``script`` in arrival order: for many conversations served at once."""
         self._script = list(script)
+        self._choose = choose
         self._next = 0
         self._awaiting: tuple[str, ...] = ()
         self._turns_served = 0
@@ -279,10 +289,16 @@ class ReplayServer:
                 return self._error(request.provider, 400, "the body must be JSON with model and messages")
             if self.require_key and not request.api_key:
                 return self._error(request.provider, 401, "no API key was sent")
-            if self._next >= len(self._script):
+            if self._choose is not None:
+                chosen = self._choose(request)
+                if chosen is None:
+                    return self._error(request.provider, 400, "replay: the conversation has no more turns")
+                step = chosen
+            elif self._next >= len(self._script):
                 return self._error(request.provider, 400, "replay: the transcript has no more turns")
-            step = self._script[self._next]
-            self._next += 1
+            else:
+                step = self._script[self._next]
+                self._next += 1
             if isinstance(step, Turn):
                 complaint = self._complaint(step, request)
                 if complaint is not None:
