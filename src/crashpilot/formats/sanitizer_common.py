@@ -382,11 +382,13 @@ def parse_any(text: str) -> list[CrashReport]:
 
 def find_revision(text: str) -> str | None:
     head = text[:_HEAD]
-    # Every match holds "rev" (revision) or "comm" (commit) in some case; no character outside
-    # ASCII matches r, e, v, c, o or m under re.IGNORECASE, so the lowered text rules the scan out.
-    low = head.lower()
-    if "rev" not in low and "comm" not in low:
-        return None
+    # Every match holds "revision" or "commit" in some case. In ASCII text (str.isascii() is a
+    # flag, not a scan) only ASCII letters match those under re.IGNORECASE, so the lowered text
+    # rules the slow ^-anchored scan out; other text gets the scan.
+    if head.isascii():
+        low = head.lower()
+        if "revision" not in low and "commit" not in low:
+            return None
     m = _REVISION.search(head)
     return m.group(1) if m else None
 
