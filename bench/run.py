@@ -25,9 +25,11 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
+from bench import siggen_compare
 from bench.corpus import crash_text
 from bench.many_groups import bench_many, render_many, write_section
 from bench.parse import FORMATS, bench_parse
@@ -263,6 +265,32 @@ def render(
     return "\n".join(out)
 
 
+def render_signing(result: dict[str, Any], where: str) -> str:
+    """The signature section: crashpilot and Mozilla's siggen on the same pre-parsed stacks."""
+    siggen = (
+        f"{result['siggen_per_s']:,} stacks/s ({result['siggen_distinct']} distinct signatures)"
+        if "siggen_per_s" in result
+        else str(result.get("siggen"))
+    )
+    return "\n".join(
+        [
+            "## Signature throughput",
+            "",
+            f"{result['stacks']} pre-parsed stacks (real reports plus generated ones, bench/siggen_compare.py),"
+            " signed by crashpilot and, side by side in the same run, by Mozilla's `siggen` package"
+            " (Socorro's signature generator) as a reference point. Best of 3 rounds.",
+            "",
+            "| signer | measured | machine |",
+            "|---|---|---|",
+            f"| crashpilot, caches cleared each round | {result['crashpilot_cold_per_s']:,} stacks/s"
+            f" ({result['crashpilot_distinct']} distinct signatures) | {where} |",
+            f"| crashpilot, warm caches (a crash storm) | {result['crashpilot_warm_per_s']:,} stacks/s | {where} |",
+            f"| siggen | {siggen} | {where} |",
+            "",
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     ap.add_argument("--reports", type=int, default=5000)
@@ -306,7 +334,15 @@ def main(argv: list[str] | None = None) -> int:
     parse = bench_parse(args.parse_seconds)
     for fmt, figures in parse.items():
         print(f"parse {fmt}: {figures}", flush=True)
+    signing = siggen_compare.run()
+    print(f"signatures: {signing}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(lat, thr, storm, idle, parse) + "\n" + render_many(many, machine()))
+    args.out.write_text(
+        render(lat, thr, storm, idle, parse)
+        + "\n"
+        + render_signing(signing, machine())
+        + "\n"
+        + render_many(many, machine())
+    )
     print(f"wrote {args.out}")
     return 0
