@@ -34,7 +34,7 @@ class Outcome(StrEnum):
     WAITING = "waiting"
 
 
-S, O = Stage, Outcome
+S, O = Stage, Outcome  # noqa: E741 - short names keep the table readable
 
 FLOW: dict[Stage, dict[Outcome, Stage]] = {
     S.INGEST: {O.NEW_GROUP: S.ANALYSE, O.KNOWN_GROUP: S.DONE, O.REGRESSED: S.ANALYSE},

@@ -224,7 +224,7 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in data.items():
         key = f"{prefix}{k}"
-        if isinstance(v, dict) and not (key in BY_KEY):
+        if isinstance(v, dict) and key not in BY_KEY:
             out.update(_flatten(v, key + "."))
         else:
             out[key] = v

@@ -9,10 +9,10 @@ import pytest
 
 from crashpilot.formats import parse_text
 from crashpilot.models import CrashReport, Frame, Thread
+from crashpilot.serial import report_from_json
 from crashpilot.signature import frame_key, frame_keys, make_signature, signature_frames
 from crashpilot.signature.normalize import normalize_function, normalize_offset
 from crashpilot.signature.rules import lists_version, rules_version, use_extra_lists
-from crashpilot.serial import report_from_json
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "crashes"
 

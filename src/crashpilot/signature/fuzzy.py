@@ -28,9 +28,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crashpilot.models import CrashReport
+from crashpilot.serial import report_from_json
 from crashpilot.signature import frame_keys
 from crashpilot.signature.rules import matches
-from crashpilot.serial import report_from_json
 from crashpilot.store import events, schema
 from crashpilot.store.db import utcnow
 

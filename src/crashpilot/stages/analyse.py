@@ -26,8 +26,8 @@ from crashpilot.costs import WAITING_STATUS, Caps, Hold, hold_for
 from crashpilot.errors import PermanentError, TransientError
 from crashpilot.flow import Outcome
 from crashpilot.git import Git
-from crashpilot.stages import brief
 from crashpilot.serial import report_from_json
+from crashpilot.stages import brief
 from crashpilot.stages.setup import Pipeline, branch_name
 from crashpilot.store import artifacts, runs
 from crashpilot.store.db import write_transaction

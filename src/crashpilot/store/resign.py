@@ -33,9 +33,9 @@ from crashpilot.flow import Outcome, Stage
 from crashpilot.formats import inapp
 from crashpilot.formats.inapp import mark_in_app
 from crashpilot.models import CrashReport, Thread
+from crashpilot.serial import report_from_json
 from crashpilot.signature import DEFAULT_DEPTH, make_signature
 from crashpilot.signature.rules import on_lists_change, rules_version
-from crashpilot.serial import report_from_json
 from crashpilot.store import events, queue, schema
 from crashpilot.store.db import aware, utcnow, write_transaction
 
