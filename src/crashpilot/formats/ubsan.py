@@ -63,7 +63,9 @@ _CHECKS: tuple[tuple[str, str], ...] = (
 
 
 def sniff(text: str) -> int:
-    if "SUMMARY: UndefinedBehaviorSanitizer" in text or "ERROR: UndefinedBehaviorSanitizer:" in text:
+    if "UndefinedBehaviorSanitizer" in text and (  # the shared word first: one scan when absent
+        "SUMMARY: UndefinedBehaviorSanitizer" in text or "ERROR: UndefinedBehaviorSanitizer:" in text
+    ):
         return 85
     if _MARK in text and _LOCATION.search(text[:65536]):
         return 75

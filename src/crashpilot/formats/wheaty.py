@@ -59,9 +59,10 @@ def sniff(text: str) -> int:
         score = 90
     elif "Call stack:" in head and _FRAME.search(head):
         score = 50
-    if "Exception code:" in head and "Fault address:" in head:
+    exception = "Exception" in head  # the shared word first: one scan rules out two markers
+    if exception and "Exception code:" in head and "Fault address:" in head:
         score = max(score, 80) + 10
-    if "WheatyExceptionReport" in head or "* Hardware ***" in head:  # (also finds "*** Hardware ***")
+    if (exception and "WheatyExceptionReport" in head) or "* Hardware ***" in head:  # (and "*** Hardware ***")
         score += 5
     return min(score, 100)
 
