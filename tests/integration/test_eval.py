@@ -17,7 +17,9 @@ import pytest
 from crashpilot import cli
 from crashpilot.git import Git, Identity
 
-pytestmark = pytest.mark.skipif(not (shutil.which("g++") and shutil.which("make")), reason="needs g++ and make")
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("g++") and shutil.which("make")), reason="needs g++ and make"
+)
 
 CASES = Path(__file__).resolve().parents[1] / "eval_cases"
 KEYS = {"id", "localized", "plausible", "verification", "seconds", "tokens", "cost", "error"}
@@ -85,14 +87,18 @@ def test_prepared_cases_with_a_wrong_fix_commit_and_the_repo_left_as_found(
     # a deliberately wrong "fix": it builds, but the reproducer still crashes
     repo.checkout("wrong", create_from=data["buggy_commit"])
     world = repo.root / "src" / "world.cpp"
-    world.write_text(world.read_text().replace("    player->gold += amount;", "    player->gold += amount; // checked"))
+    world.write_text(
+        world.read_text().replace("    player->gold += amount;", "    player->gold += amount; // checked")
+    )
     wrong = repo.commit("looks like a fix", WRONG_AUTHOR)
     repo.checkout("main")
     data["fix_commit"] = wrong
     (prepared / "null-player" / "case.json").write_text(json.dumps(data))
     before = (repo.head(), repo.current_branch(), repo.run("branch", "--list").stdout, repo.status())
 
-    rows = eval_json(capsys, str(prepared), "--model", "gold", "--case", "null-player", "--case", "oob-inventory")
+    rows = eval_json(
+        capsys, str(prepared), "--model", "gold", "--case", "null-player", "--case", "oob-inventory"
+    )
     by_id = {r["id"]: r for r in rows}
     assert by_id["oob-inventory"]["plausible"] is True  # a prepared repository with the real fix
     bad = by_id["null-player"]
@@ -105,7 +111,9 @@ def test_prepared_cases_with_a_wrong_fix_commit_and_the_repo_left_as_found(
 
 def test_replay_model_is_localized_and_plausible(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cases = cases_copy(tmp_path)
-    [row] = eval_json(capsys, str(cases), "--model", "replay:replay.json", "--case", "null-player", "--runs", "2")
+    [row] = eval_json(
+        capsys, str(cases), "--model", "replay:replay.json", "--case", "null-player", "--runs", "2"
+    )
     assert row["localized"] is True and row["plausible"] is True
     assert row["verification"] == "reproduced-and-fixed"
     assert row["tokens"] == sum(  # counted from the stored exchanges
@@ -114,7 +122,9 @@ def test_replay_model_is_localized_and_plausible(tmp_path: Path, capsys: pytest.
     )
 
 
-def test_analysis_naming_the_wrong_place_is_not_localized(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_analysis_naming_the_wrong_place_is_not_localized(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cases = cases_copy(tmp_path)
     script = json.loads((cases / "null-player" / "replay.json").read_text())
     analysis = script["turns"][0]["tool_calls"][0]["arguments"]
@@ -123,7 +133,12 @@ def test_analysis_naming_the_wrong_place_is_not_localized(tmp_path: Path, capsys
         fault_location="src/main.cpp:26 main",
         plan="Validate the input in main.",
     )
-    script["turns"][1:] = [{"text": "Nothing safe to change.", "tool_calls": [{"name": "give_up", "arguments": {"reason": "unsure"}}]}]
+    script["turns"][1:] = [
+        {
+            "text": "Nothing safe to change.",
+            "tool_calls": [{"name": "give_up", "arguments": {"reason": "unsure"}}],
+        }
+    ]
     (cases / "null-player" / "wrong.json").write_text(json.dumps(script))
     [row] = eval_json(capsys, str(cases), "--model", "replay:wrong.json", "--case", "null-player")
     assert row["localized"] is False

@@ -22,7 +22,6 @@ from crashpilot.app import make_backends, open_app, stage_handlers
 from crashpilot.eval import load_case
 from crashpilot.eval.runner import BASE_BRANCH, checkout_case, start_without_analysis
 from crashpilot.flow import Stage
-from crashpilot.git import Git
 from crashpilot.ingest.files import ingest_paths
 from crashpilot.settings import load
 from crashpilot.store import runs
@@ -30,7 +29,9 @@ from crashpilot.store.exchanges import list_exchanges
 from crashpilot.store.groups import get_group
 from crashpilot.worker import Worker
 
-pytestmark = pytest.mark.skipif(not (shutil.which("g++") and shutil.which("make")), reason="needs g++ and make")
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("g++") and shutil.which("make")), reason="needs g++ and make"
+)
 
 CASE = Path(__file__).resolve().parents[1] / "eval_cases" / "null-player"
 STANDINS = Path(__file__).resolve().parent / "standins"
@@ -42,7 +43,9 @@ GOOD = [
         "replace": "    if (!player)\n        return -1;\n    player->gold += amount;",
     }
 ]
-NOT_A_FIX = [{"path": "src/world.cpp", "search": "int World::GiveGold", "replace": "// gold\nint World::GiveGold"}]
+NOT_A_FIX = [
+    {"path": "src/world.cpp", "search": "int World::GiveGold", "replace": "// gold\nint World::GiveGold"}
+]
 TEST_EDIT = [{"path": "tests/test_world.cpp", "content": "int main() { return 0; }\n"}]
 
 

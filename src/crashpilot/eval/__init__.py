@@ -110,7 +110,9 @@ def run_eval(
                 shutil.rmtree(work, ignore_errors=True)
         row = res.to_json()
         record = {**row, "model": label_of(choice), "stages": res.stages}
-        (folder / "cases" / f"{case.id}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        (folder / "cases" / f"{case.id}.json").write_text(
+            json.dumps(record, indent=2) + "\n", encoding="utf-8"
+        )
         if progress is not None:
             progress(row)
         return row

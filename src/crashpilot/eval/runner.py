@@ -136,7 +136,9 @@ def fix_diff(git: Git, fix: str | None) -> str | None:
     return _git_out(git, "diff", f"{fix}^", fix)
 
 
-def case_flags(case: Case, repo: Path, home: Path, choice: ModelChoice, k: int, attempts: int) -> dict[str, Any]:
+def case_flags(
+    case: Case, repo: Path, home: Path, choice: ModelChoice, k: int, attempts: int
+) -> dict[str, Any]:
     reproducer = case.reproducer or ""
     if case.input_file is not None:
         reproducer = reproducer.replace("{input}", shlex.quote(str(case.input_file)))
@@ -182,7 +184,9 @@ def start_without_analysis(job: Any, ctx: Any) -> StageResult:
     branch = branch_name(job.group_id)
     context_md = gather(report_from_json(parsed), p.repo).to_markdown()
     with write_transaction(p.engine) as conn:
-        run_id = runs.start_run(conn, job.group_id, branch=branch, base_revision=base_sha, actor=ctx.worker_id)
+        run_id = runs.start_run(
+            conn, job.group_id, branch=branch, base_revision=base_sha, actor=ctx.worker_id
+        )
         context_id = artifacts.save(
             conn, p.blobs, "context", context_md.encode("utf-8"),
             name=f"context-run-{run_id}.md", group_id=job.group_id, run_id=run_id,
@@ -232,7 +236,13 @@ def run_case(
 
 
 def _run(
-    case: Case, choice: ModelChoice, workdir: Path, result: CaseResult, keys: dict[str, str], k: int, attempts: int
+    case: Case,
+    choice: ModelChoice,
+    workdir: Path,
+    result: CaseResult,
+    keys: dict[str, str],
+    k: int,
+    attempts: int,
 ) -> None:
     from crashpilot.app import make_backends, open_app, stage_handlers
     from crashpilot.ingest.files import ingest_paths
@@ -264,7 +274,9 @@ def _run(
             handlers[Stage.ANALYSE] = start_without_analysis
         elif choice.kind == "replay":
             assert choice.transcript is not None
-            transcript = choice.transcript if choice.transcript.is_absolute() else case.folder / choice.transcript
+            transcript = (
+                choice.transcript if choice.transcript.is_absolute() else case.folder / choice.transcript
+            )
             if not transcript.is_file():
                 raise ConfigError(f"case {case.id}: no transcript {transcript}")
             backends = make_backends(app, model=stack.enter_context(_replay_factory(transcript)))
@@ -315,7 +327,9 @@ def _judge(app: Any, group_id: int, upstream: str | None, result: CaseResult, er
         run_row = runs.latest_run(conn, group_id)
         group = get_group(conn, group_id, report_limit=0) or {}
     data = (run_row or {}).get("result") or {}
-    result.tokens = int((run_row or {}).get("input_tokens") or 0) + int((run_row or {}).get("output_tokens") or 0)
+    result.tokens = int((run_row or {}).get("input_tokens") or 0) + int(
+        (run_row or {}).get("output_tokens") or 0
+    )
     cost = (run_row or {}).get("cost")
     result.cost = float(cost) if cost is not None else None
     result.localized = localized(data.get("analysis"), upstream)

@@ -14,7 +14,7 @@ reason that names the backend, the status and what it said.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -140,7 +140,13 @@ def _reason(outcome: AgentOutcome, pass_no: int) -> str:
     return f"the {outcome.backend} agent ended with status {outcome.status} on pass {pass_no}: {said}"
 
 
-def run_pass(p: Pipeline, c: CliPass, ctx: Any, give_up: Any, commit_message: Any) -> StageResult:
+def run_pass(
+    p: Pipeline,
+    c: CliPass,
+    ctx: Any,
+    give_up: Callable[[Pipeline, int, str, str], StageResult],
+    commit_message: Callable[..., str],
+) -> StageResult:
     """Run one FIX pass with the agent CLI; ``give_up(p, run_id, branch, reason)`` ends the run."""
     s = p.settings
     extra = {"group": c.group_id, "run": c.run_id, "stage": "fix"}
@@ -199,17 +205,19 @@ def run_pass(p: Pipeline, c: CliPass, ctx: Any, give_up: Any, commit_message: An
                     kind="fix",
                     confidence=a.confidence if a else None,
                 )
-                head = slot.git.commit(commit_message(c.group, finish, c.run_id, c.pass_no), p.identity, all=False)
+                head = slot.git.commit(
+                    commit_message(c.group, finish, c.run_id, c.pass_no), p.identity, all=False
+                )
             else:
                 slot.git.reset_hard(c.base_sha)
                 slot.git.clean(ignored=False)
     if outcome.status != "changed":
         reason = _reason(outcome, c.pass_no)
         log.info("group %s: %s", c.group_id, reason, extra=extra)
-        return give_up(p, c.run_id, c.branch, reason)  # type: ignore[no-any-return]
+        return give_up(p, c.run_id, c.branch, reason)
     if refused is not None or summary is None:
         log.warning("group %s: %s", c.group_id, refused, extra=extra)
-        return give_up(p, c.run_id, c.branch, refused or "the patch was refused")  # type: ignore[no-any-return]
+        return give_up(p, c.run_id, c.branch, refused or "the patch was refused")
     fix = {
         "root_cause": c.analysis.root_cause if c.analysis else None,
         "summary": outcome.summary,
@@ -234,7 +242,14 @@ def run_pass(p: Pipeline, c: CliPass, ctx: Any, give_up: Any, commit_message: An
         )
         runs.add_result(conn, c.run_id, fix=fix)
         runs.update_run(conn, c.run_id, status="building", stage="build", actor=ctx.worker_id)
-    log.info("group %s: %s change committed on %s as %s", c.group_id, outcome.backend, c.branch, head[:12], extra=extra)
+    log.info(
+        "group %s: %s change committed on %s as %s",
+        c.group_id,
+        outcome.backend,
+        c.branch,
+        head[:12],
+        extra=extra,
+    )
     return StageResult(
         Outcome.OK, payload={"head": head, "feedback": None, "feedback_stage": None, "previous_diff": diff}
     )
