@@ -197,6 +197,18 @@ def make_workers(
     ]
 
 
+def queue_approvals(app: App) -> Any:
+    """The request-queue folder's approval files (``approvals/approval_<id>.json``), or None."""
+    if not app.settings["queue.folder"] or app.repo is None:
+        return None
+    from crashpilot.git import Identity
+    from crashpilot.ingest.approvals import Approvals
+
+    modules = [app.repo / m for m in app.settings["project.modules"]]
+    identity = Identity(app.settings["bot.name"], app.settings["bot.email"])
+    return Approvals(app.settings["queue.folder"], app.engine, app.repo, identity, modules)
+
+
 def watch_folders(app: App, extra: list[str] = ()) -> list[tuple[Path, str]]:  # type: ignore[assignment]
     folders = list(app.settings.watch_folders())
     folders += [(Path(p).expanduser().resolve(), "*") for p in extra]
@@ -236,6 +248,7 @@ def run(
         log.info("watching %s", ", ".join(f"{p}/{g}" for p, g in folders))
     if app.settings["queue.folder"]:
         queue = RequestQueue(app.settings["queue.folder"], app.engine, app.blobs, **app.ingest_options())
+        approvals = queue_approvals(app)
 
         def poll_queue() -> None:
             while not stop.is_set():
@@ -243,6 +256,8 @@ def run(
                     for result in queue.scan():
                         if on_ingested and not result.duplicate:
                             on_ingested(result)
+                    if approvals is not None:
+                        approvals.scan()
                 except Exception:  # the queue folder must never stop the daemon
                     log.exception("request-queue scan failed")
                 stop.wait(queue_poll)
