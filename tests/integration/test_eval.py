@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 CASES = Path(__file__).resolve().parents[1] / "eval_cases"
+STANDINS = Path(__file__).resolve().parent / "standins"
 KEYS = {"id", "localized", "plausible", "verification", "seconds", "tokens", "cost", "error"}
 WRONG_AUTHOR = Identity("someone", "someone@example.invalid")
 
@@ -162,3 +165,31 @@ def test_resume_runs_only_the_cases_not_finished(tmp_path: Path, capsys: pytest.
     rows = json.loads((folder / "results.json").read_text())
     assert [r["id"] for r in rows] == ["null-player", "oob-inventory"]
     assert rows[1]["seconds"] >= 1000  # kept from the first run, not run again
+
+
+def test_agent_cli_does_fix_and_crashpilot_judges_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--agent claude-code: the scripted model analyses, a stand-in `claude` edits, VERIFY judges."""
+    cases = cases_copy(tmp_path)
+    script = json.loads((cases / "null-player" / "replay.json").read_text())
+    script["turns"] = script["turns"][:1]  # only the analysis: the agent CLI does FIX
+    (cases / "null-player" / "analysis-only.json").write_text(json.dumps(script))
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "python3").symlink_to(sys.executable)
+    (folder / "claude").symlink_to(STANDINS / "claude")
+    monkeypatch.setenv("PATH", f"{folder}{os.pathsep}{os.environ.get('PATH', '')}")
+    edit = {
+        "path": "src/world.cpp",
+        "search": "    player->gold += amount;",
+        "replace": "    if (!player)\n        return -1;\n    player->gold += amount;",
+    }
+    (Path(os.environ["HOME"]) / "standin.json").write_text(json.dumps({"mode": "edit", "edits": [edit]}))
+    argv = ["--model", "replay:analysis-only.json", "--agent", "claude-code", "--case", "null-player"]
+    [row] = eval_json(capsys, str(cases), *argv, "--runs", "2")
+    assert row["plausible"] is True and row["localized"] is True
+    assert row["verification"] == "reproduced-and-fixed"
+    assert row["cost"] == pytest.approx(0.0421)  # what the (stand-in) agent reported
+    record = json.loads((results_folder(cases) / "cases" / "null-player.json").read_text())
+    assert record["model"] == "replay:analysis-only.json with agent claude-code"
