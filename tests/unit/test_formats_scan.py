@@ -16,15 +16,34 @@ PATTERNS = [
     (re.compile(r"^Crash\|([^|\n]*)\|", re.M), "Crash|"),
 ]
 PIECES = [
-    "Thread 1 (LWP 7):", "Thread 2 (x):  ", " Thread 3 (y):", "Thread x (z):", "Revision: abc", "  Date 1",
-    "Date 2", "#0  main", "#1 0xdead in ?? ()", " #2  f", "Crash|SIGSEGV|0x0|1", "xCrash|a|", "\n", "\n\n",
-    " ", "\t", "abc", "##0  x", "Thread 4 (a):\nThread 5 (b):",
+    "Thread 1 (LWP 7):",
+    "Thread 2 (x):  ",
+    " Thread 3 (y):",
+    "Thread x (z):",
+    "Revision: abc",
+    "  Date 1",
+    "Date 2",
+    "#0  main",
+    "#1 0xdead in ?? ()",
+    " #2  f",
+    "Crash|SIGSEGV|0x0|1",
+    "xCrash|a|",
+    "\n",
+    "\n\n",
+    " ",
+    "\t",
+    "abc",
+    "##0  x",
+    "Thread 4 (a):\nThread 5 (b):",
 ]
 
 
 def _texts(seed: int) -> list[str]:
     rng = random.Random(seed)
-    return ["".join(rng.choice(PIECES) + rng.choice(["\n", "", " "]) for _ in range(rng.randrange(0, 30))) for _ in range(300)]
+    return [
+        "".join(rng.choice(PIECES) + rng.choice(["\n", "", " "]) for _ in range(rng.randrange(0, 30)))
+        for _ in range(300)
+    ]
 
 
 @pytest.mark.parametrize(("pattern", "literal"), PATTERNS)
@@ -35,7 +54,11 @@ def test_line_search_matches_regex_search(pattern: re.Pattern[str], literal: str
             end = len(text) if endpos is None else max(endpos, 0)
             want = pattern.search(text, pos, end)
             got = line_search(pattern, text, literal, pos, endpos)
-            assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups())), (text, pos, endpos)
+            assert (got and (got.span(), got.groups())) == (want and (want.span(), want.groups())), (
+                text,
+                pos,
+                endpos,
+            )
             hits += want is not None
             if literal != "Revision:":  # the other patterns start with their literal
                 got = prefix_search(pattern, text, literal, pos, endpos)
@@ -56,7 +79,11 @@ def test_new_frame_is_the_same_frame() -> None:
     from crashpilot.formats.frames import new_frame
     from crashpilot.models import Frame
 
-    for kw in [{}, {"function": "f", "line": 3, "raw": "#0 f"}, {"module": "m", "in_app": True, "inlined": True}]:
+    for kw in [
+        {},
+        {"function": "f", "line": 3, "raw": "#0 f"},
+        {"module": "m", "in_app": True, "inlined": True},
+    ]:
         got, want = new_frame(**kw), Frame(**kw)  # type: ignore[arg-type]
         assert got == want and repr(got) == repr(want) and hash(got) == hash(want)
     with pytest.raises(TypeError):
@@ -105,7 +132,13 @@ def test_machine_frame_split_matches_the_regex() -> None:
 
     digit = re.compile(r"\d")
     assert [c for c in range(0x110000) if bool(digit.match(chr(c))) != chr(c).isdecimal()] == []
-    lines = ["0|0|a.exe|f|||0x1", "1|0|a.exe|g||x|0x2|", "x|0|a.exe|f|||0x1", "2|1|m|h|f.c|3|0x3", "3||m|h|||"]
+    lines = [
+        "0|0|a.exe|f|||0x1",
+        "1|0|a.exe|g||x|0x2|",
+        "x|0|a.exe|f|||0x1",
+        "2|1|m|h|f.c|3|0x3",
+        "3||m|h|||",
+    ]
     text = "OS|Linux\nCrash|SIGSEGV|0x0|0\n" + "\n".join(lines) + "\n"
     want = [m.group(0) for m in _MACHINE_FRAME.finditer(text)]
     got = [f.raw for t in parse(text)[0].threads for f in t.frames]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from crashpilot.errors import ParseError
+from crashpilot.formats._scan import line_finditer, line_search
 from crashpilot.formats._windows_common import (
     CODE_BY_KIND,
     first_unsymbolized_app_frame,
@@ -22,7 +23,6 @@ from crashpilot.formats._windows_common import (
     normalize_code,
     strip_args,
 )
-from crashpilot.formats._scan import line_finditer, line_search
 from crashpilot.formats.frames import hex_address, new_frame, split_offset
 from crashpilot.models import CrashReport, Frame, Thread
 

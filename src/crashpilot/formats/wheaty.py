@@ -12,13 +12,13 @@ from __future__ import annotations
 import re
 
 from crashpilot.errors import ParseError
+from crashpilot.formats._scan import line_finditer, line_search
 from crashpilot.formats._windows_common import (
     first_unsymbolized_app_frame,
     kind_for,
     needs_symbols,
     normalize_code,
 )
-from crashpilot.formats._scan import line_finditer, line_search
 from crashpilot.formats.frames import hex_address, module_name, split_offset
 from crashpilot.models import CrashReport, Frame, Thread
 
