@@ -189,7 +189,10 @@ def _configure_logging(args: argparse.Namespace) -> None:
             if args.func is not cmd_parse
             else load(config=None, flags={"home": args.home} if args.home else None)
         )
-        logsetup.configure(settings.home, settings["log.level"], console=bool(args.verbose))
+        from crashpilot.app import forge_tokens, model_keys
+
+        secrets = [*model_keys().values(), *forge_tokens().values()]  # redacted from every log line
+        logsetup.configure(settings.home, settings["log.level"], console=bool(args.verbose), secrets=secrets)
     except (CrashpilotError, OSError):
         pass
 

@@ -115,7 +115,9 @@ def cmd_approve(args: argparse.Namespace) -> int:
 
     app = open_app_from(args)
     identity = Identity(app.settings["bot.name"], app.settings["bot.email"])
-    pr = approve(app.engine, project_repo(app), args.group, identity)
+    repo = project_repo(app)
+    modules = [repo / m for m in app.settings["project.modules"]]
+    pr = approve(app.engine, repo, args.group, identity, modules=modules)
     print(
         f"group {args.group}: {pr['branch']} merged into {pr['base']} as {pr['merged_sha'][:12]}; the group is fixed"
     )
@@ -126,7 +128,9 @@ def cmd_reject(args: argparse.Namespace) -> int:
     from crashpilot.handoff import reject
 
     app = open_app_from(args)
-    pr = reject(app.engine, project_repo(app), args.group, reason=args.reason)
+    repo = project_repo(app)
+    modules = [repo / m for m in app.settings["project.modules"]]
+    pr = reject(app.engine, repo, args.group, reason=args.reason, modules=modules)
     print(f"group {args.group}: pull request {pr['id']} rejected, branch {pr['branch']} deleted")
     return EXIT_OK
 
