@@ -165,6 +165,9 @@ def test_resume_runs_only_the_cases_not_finished(tmp_path: Path, capsys: pytest.
     rows = json.loads((folder / "results.json").read_text())
     assert [r["id"] for r in rows] == ["null-player", "oob-inventory"]
     assert rows[1]["seconds"] >= 1000  # kept from the first run, not run again
+    # results of one model are never mixed with another's
+    assert main(["eval", str(cases), "--model", "replay:replay.json", "--resume"]) == 1
+    assert "resume with the same --model" in capsys.readouterr().err
 
 
 def test_agent_cli_does_fix_and_crashpilot_judges_it(

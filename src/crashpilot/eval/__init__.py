@@ -97,7 +97,13 @@ def run_eval(
     for case in cases:
         path = folder / "cases" / f"{case.id}.json"
         if path.is_file():
-            done[case.id] = json.loads(path.read_text(encoding="utf-8"))
+            record = json.loads(path.read_text(encoding="utf-8"))
+            if record.get("model") != label_of(choice):
+                raise ConfigError(
+                    f"{folder} holds results of {record.get('model')!r}, not {label_of(choice)!r}: "
+                    "resume with the same --model and --agent"
+                )
+            done[case.id] = record
     todo = [c for c in cases if c.id not in done]
     work_root = Path(tempfile.mkdtemp(prefix="crashpilot-eval-"))
 

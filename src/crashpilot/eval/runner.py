@@ -231,6 +231,10 @@ def run_case(
     except CrashpilotError as exc:
         result.error = str(exc).splitlines()[0][:500] if str(exc) else type(exc).__name__
         log.warning("eval case %s: %s", case.id, result.error)
+    except Exception as exc:  # one broken case must not end the whole eval; the log has the traceback
+        log.error("eval case %s: internal error", case.id, exc_info=True)
+        first = str(exc).splitlines()[0][:400] if str(exc) else ""
+        result.error = f"internal error: {type(exc).__name__}: {first}"
     result.seconds = round(time.monotonic() - started, 2)
     return result
 
@@ -282,8 +286,30 @@ def _run(
             backends = make_backends(app, model=stack.enter_context(_replay_factory(transcript)))
         else:
             backends = make_backends(app, keys=keys)
+        made: list[Any] = []
+        if backends.get("model") is not None:
+            backends["model"] = _tracking(backends["model"], made)
+            stack.callback(_close_clients, made)
         _drive(app, handlers, backends, attempts, result, errors)
     _judge(app, group_ids[0], upstream, result, errors)
+
+
+def _tracking(factory: Callable[..., Any], made: list[Any]) -> Callable[..., Any]:
+    """The model factory, remembering each model it makes (their HTTP clients are closed at the end)."""
+
+    def make(budget: Any, record: Any) -> Any:
+        model = factory(budget, record)
+        made.append(model)
+        return model
+
+    return make
+
+
+def _close_clients(models: list[Any]) -> None:
+    for model in models:
+        close = getattr(getattr(model, "_client", None), "close", None)
+        if callable(close):
+            close()
 
 
 def _drive(
