@@ -78,6 +78,7 @@ class FakeGitHub:
         self.token = token
         self.prefix = prefix.rstrip("/")
         self.git_root = git_root
+        self._pinned: set[tuple[str, int]] = set()  # pull requests whose head a test set by hand
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self._repos: dict[str, _Repo] = {}
@@ -157,8 +158,10 @@ class FakeGitHub:
             self._repos[repo].pulls[number].update(state="closed", merged=False, closed_at=_NOW)
 
     def set_head(self, repo: str, number: int, sha: str) -> None:
+        """Pin the head sha of a pull request (it no longer follows its branch)."""
         with self._lock:
             self._repos[repo].pulls[number]["head"]["sha"] = sha
+            self._pinned.add((repo, number))
 
     def add_review(
         self,
@@ -273,6 +276,16 @@ class FakeGitHub:
             timeout=30,
         )
         return res.stdout.strip() if res.returncode == 0 else None
+
+    def _refresh_head(self, r: _Repo, pull: dict[str, Any]) -> None:
+        """An open pull request follows its branch: a push moves its head, as on GitHub."""
+        if self.git_root is None or pull["state"] != "open":
+            return
+        if (f"{r.owner}/{r.name}", int(pull["number"])) in self._pinned:
+            return
+        sha = self._branch_sha(r, str(pull["head"]["ref"]))
+        if sha:
+            pull["head"]["sha"] = sha
 
     def _create_pull(self, r: _Repo, data: Any) -> tuple[int, Any]:
         if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("head", "base")):
@@ -408,6 +421,7 @@ class FakeGitHub:
                 return 404, _not_found(), {}
             kind, n, sub = n_match.group(1), int(n_match.group(2)), n_match.group(3) or ""
             if method == "GET" and kind == "pulls" and sub == "":
+                self._refresh_head(r, r.pulls[n])
                 return 200, r.pulls[n], {}
             if method == "GET" and kind == "pulls" and sub == "/reviews":
                 return 200, r.reviews.get(n, []), {}
@@ -426,6 +440,8 @@ class FakeGitHub:
     def _list_pulls(self, r: _Repo, path: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
         state = query.get("state", "open")
         items = [p for p in r.pulls.values() if state == "all" or p["state"] == state]
+        for p in items:
+            self._refresh_head(r, p)
         if "head" in query:
             items = [p for p in items if p["head"]["label"] == query["head"]]
         if "base" in query:

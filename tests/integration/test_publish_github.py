@@ -22,7 +22,7 @@ from crashpilot.forge_server import FakeGitHub
 from crashpilot.forge_setup import Forges
 from crashpilot.git import Git
 from crashpilot.git_http import GitHttpServer
-from crashpilot.replay import ReplayServer
+from crashpilot.replay import Answer, ReceivedRequest, ReplayServer
 from crashpilot.stages import publish, track
 from crashpilot.store import runs
 from crashpilot.worker import Context
@@ -212,3 +212,47 @@ def test_forges_from_settings_need_a_repo_and_use_the_token(
     finally:
         made.close()
     assert Git(world.s.project).current_branch() == "main"
+
+
+class ConversationReplay(ReplayServer):
+    """Answers by where the conversation stands (ANALYSE, or FIX turn n), so FIX can run twice."""
+
+    def _answer(self, request: ReceivedRequest) -> Answer:
+        _, messages, tools = request.conversation() if request.body else ("", [], [])
+        with self._lock:
+            if any(t.name == "report_analysis" for t in tools):
+                self._next = 0
+            else:
+                self._next = min(len(self._script) - 1, 1 + sum(1 for m in messages if m.role == "assistant"))
+            self._awaiting = ()
+        return super()._answer(request)
+
+
+def test_changes_requested_go_back_to_fix_and_the_same_pull_request(world: World) -> None:
+    import sqlalchemy as sa
+
+    from crashpilot.store.db import utcnow
+    from crashpilot.store.schema import jobs
+
+    w = world
+    with ConversationReplay(DEMO_TURNS, check_tool_results=False) as server:
+        drive(w.s, w.backends(server))
+        (pull,) = w.api.pulls(REPO)
+        first = w.s.git.rev_parse("crashpilot/1")
+        w.api.add_review(REPO, pull["number"], "maintainer", "CHANGES_REQUESTED", "Please ALSO-LOG-IT here.")
+        with w.s.app.engine.begin() as conn:  # the poll interval has passed
+            conn.execute(jobs.update().where(jobs.c.stage == "track").values(not_before=utcnow()))
+        asked_at = len(server.requests)
+        stages = drive(w.s, w.backends(server))
+        fix_prompt = server.requests[asked_at].raw
+    assert stages == ["track", "fix", "build", "verify", "publish", "track"]
+    assert "ALSO-LOG-IT" in fix_prompt  # the reviewer's words reached FIX (as fenced data)
+    second = w.s.git.rev_parse("crashpilot/1")
+    assert second != first and w.remote_sha("crashpilot/1") == second
+    assert len(w.api.pulls(REPO)) == 1 and w.posts() == 1  # the same pull request, pushed again
+    assert w.s.group()["status"] == "pr_open"
+    with w.s.app.engine.connect() as conn:
+        waiting = conn.execute(
+            sa.select(jobs.c.status).where(jobs.c.stage == "track").order_by(jobs.c.id.desc())
+        ).first()
+    assert waiting is not None and waiting[0] == "queued"  # the old request was answered by the new head
