@@ -314,8 +314,10 @@ def find_assertion(text: str, pos: int = 0) -> Assertion | None:
 
 def find_assertions(text: str, limit: int = 1000) -> list[Assertion]:
     """Every assertion message in ``text``, in order (each style's search only moves forward)."""
-    live = _live_styles(text, 0)
-    pending: dict[int, Assertion | None] = {i: style(text, 0) if i in live else None for i, style in enumerate(STYLES)}
+    may_find = _live_styles(text, 0)
+    pending: dict[int, Assertion | None] = {
+        i: style(text, 0) if i in may_find else None for i, style in enumerate(STYLES)
+    }
     out: list[Assertion] = []
     while len(out) < limit:
         live = [(a.start, i) for i, a in pending.items() if a is not None]

@@ -121,12 +121,9 @@ def parse_frame_text(index: int, addr: str | None, rest: str, raw: str) -> Frame
         frm = rest.rfind(" from ")
         if frm > 0 and rest[:frm].rstrip().endswith(")"):
             module, rest = rest[frm + 6:].strip() or None, rest[:frm]
-    func, _args = split_call(rest.strip())
-    func = func.strip()
-    if func in ("??", ""):
-        func = None
+    name = split_call(rest.strip())[0].strip()
     return new_frame(
-        function=func,
+        function=None if name in ("??", "") else name,
         module=module,
         file=file,
         line=line,
