@@ -256,3 +256,27 @@ def test_changes_requested_go_back_to_fix_and_the_same_pull_request(world: World
             sa.select(jobs.c.status).where(jobs.c.stage == "track").order_by(jobs.c.id.desc())
         ).first()
     assert waiting is not None and waiting[0] == "queued"  # the old request was answered by the new head
+
+
+def test_forge_down_longer_than_the_retries_then_the_job_retried_makes_one_pr(world: World) -> None:
+    import sqlalchemy as sa
+
+    from crashpilot.store.db import utcnow
+    from crashpilot.store.schema import jobs
+
+    w = world
+    w.api.fail("POST", PULLS, status=503, times=4)  # more than the forge's own 3 retries
+    w.api.fail("GET", PULLS, status=None, delay=3.0, times=1)  # and one lookup that times out (2 s)
+    with ReplayServer(DEMO_TURNS) as server:
+        stages = drive(w.s, w.backends(server))
+        assert stages[-1] == "publish" and w.api.pulls(REPO) == []
+        with w.s.app.engine.connect() as conn:
+            job = conn.execute(
+                sa.select(jobs.c.status, jobs.c.last_error).where(jobs.c.stage == "publish")
+            ).one()
+        assert job.status == "queued" and "HTTP 503" in job.last_error  # transient: retried later
+        with w.s.app.engine.begin() as conn:  # the backoff has passed
+            conn.execute(jobs.update().where(jobs.c.stage == "publish").values(not_before=utcnow()))
+        assert drive(w.s, w.backends(server)) == ["publish", "track"]
+    assert len(w.api.pulls(REPO)) == 1 and w.posts() == 5
+    assert w.s.group()["status"] == "pr_open"

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from crashpilot.backends.forges.body import commit_message, pr_title, render_pr_body
-from crashpilot.errors import PermanentError, PolicyViolation
+from crashpilot.errors import ConfigError, PermanentError, PolicyViolation
 from crashpilot.flow import Outcome
 from crashpilot.forge_setup import Forges
 from crashpilot.git import Git, Identity, NumStat
@@ -90,9 +90,13 @@ def module_commit(module: RepoRef, base: str, diff: str, message: str, identity:
 
 
 def forges_of(p: Pipeline) -> Forges:
+    """The forges the workers were given; local pull requests only when the settings say local."""
     given = p.backends.get("forges")
     if isinstance(given, Forges):
         return given
+    kind = str(p.settings["forge.kind"] or "local")
+    if kind != "local":
+        raise ConfigError(f"forge.kind is {kind} but the workers have no forge (is GITHUB_TOKEN set?)")
     return Forges()
 
 
