@@ -111,6 +111,8 @@ def read_segment(seg: sc.Segment) -> CrashReport:
         elif not crashing:
             crashing.append(block)
     for line in seg.lines:
+        if " is located " not in line:  # (s below is a piece of line)
+            continue
         s = sc.strip_pid(line)
         if " is located " in s and ("region" in s or "global variable" in s or "stack of thread" in s):
             extra.setdefault("location", s)

@@ -249,6 +249,18 @@ class Segment:
             pos = text.find(prefix, end + 1)
         return None
 
+    def line_starting(self, prefix: str) -> str | None:
+        """The first line (stripped) that starts with ``prefix`` after blanks, found by str.find."""
+        text = self.text
+        pos = text.find(prefix)
+        while pos >= 0:
+            start = text.rfind("\n", 0, pos) + 1
+            if not text[start:pos].strip():
+                end = text.find("\n", pos)
+                return text[start : end if end >= 0 else len(text)].strip()
+            pos = text.find(prefix, pos + 1)
+        return None
+
     def summary(self) -> str | None:
         return self.find("SUMMARY: ")
 

@@ -68,10 +68,10 @@ def read_segment(seg: sc.Segment) -> CrashReport:
             extra.setdefault("other_stacks", []).append(
                 {"header": h.rstrip(":"), "frames": seg.frames_json(block)}
             )
-    for line in seg.lines:
-        s = line.strip()
-        if s.startswith("Location is ") and "location" not in extra:
-            extra["location"] = s.rstrip(":")
+    if "location" not in extra:
+        located = seg.line_starting("Location is ")
+        if located is not None:
+            extra["location"] = located.rstrip(":")
     thread_idx = sc.thread_index(header) if header else None
     thread_name = None
     am = _ACCESS.match(header)
