@@ -76,8 +76,9 @@ def sniff(text: str) -> int:
 def unwrap(text: str) -> str:
     """Rejoin lines a console hard-wrapped at a fixed width (80 columns is the common case)."""
     lines = text.split("\n")
-    longest = max((len(line) for line in lines), default=0)
-    if longest not in _WRAP_WIDTHS or sum(1 for line in lines if len(line) == longest) < 2:
+    lengths = list(map(len, lines))
+    longest = max(lengths, default=0)
+    if longest not in _WRAP_WIDTHS or lengths.count(longest) < 2:
         return text
     out: list[str] = []
     buf = ""
