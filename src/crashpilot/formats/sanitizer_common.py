@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from crashpilot.errors import ParseError
 from crashpilot.formats.frames import demangle_names, function_name, new_frame
@@ -55,9 +55,8 @@ SANITIZER_FORMAT = {
 # --- frames --------------------------------------------------------------------------------------
 
 
-@dataclass
-class RawFrame:
-    """One parsed frame line before names are demangled."""
+class RawFrame(NamedTuple):
+    """One parsed frame line before names are demangled (a NamedTuple: built once per frame line)."""
 
     number: int
     address: str | None
@@ -288,7 +287,7 @@ def make_segment(lines: list[str], pre_lines: list[str]) -> Segment:
     header = ""
     current: Block | None = None
     for line in lines:
-        raw = parse_frame_line(line) if "#" in line[:240] else None
+        raw = parse_frame_line(line) if line.find("#", 0, 240) >= 0 else None
         if raw is not None:
             if current is None:
                 current = Block(header)
