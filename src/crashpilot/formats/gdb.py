@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from crashpilot.errors import ParseError
 from crashpilot.formats._linux_common import HEAD, find_assertion, find_revision, signal_name
-from crashpilot.formats._scan import line_search, prefix_search
+from crashpilot.formats._scan import prefix_search
 from crashpilot.formats.frames import hex_address, new_frame, split_call
 from crashpilot.models import CrashReport, Frame, Thread
 
@@ -68,8 +68,8 @@ def sniff(text: str) -> int:
         thread and ("[New Thread " in head or "[Thread debugging using" in head or "[Switching to Thread" in head)
     ):
         score += 30
-    # (line_search: a ^-anchored regex scan of 64 KB is slow)
-    if thread and line_search(_THREAD_M, head, "Thread "):
+    # (prefix_search: a ^-anchored regex scan of 64 KB is slow)
+    if thread and prefix_search(_THREAD_M, head, "Thread "):
         score += 30
     frames = prefix_search(_SNIFF_FRAME, head, "#") is not None
     if frames:

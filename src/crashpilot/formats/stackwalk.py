@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 
 from crashpilot.errors import ParseError
-from crashpilot.formats._scan import line_finditer, line_search
+from crashpilot.formats._scan import line_finditer, line_search, prefix_search
 from crashpilot.formats._windows_common import (
     CODE_BY_KIND,
     first_unsymbolized_app_frame,
@@ -52,12 +52,12 @@ def sniff(text: str) -> int:
     if crash and "Crash reason:" in head:
         score += 45
     # (line_search: a ^-anchored regex scan of 64 KB is slow)
-    if line_search(_SNIFF_THREAD, head, "Thread "):
+    if prefix_search(_SNIFF_THREAD, head, "Thread "):
         score += 40
     if "Found by:" in head:
         score += 15
-    if crash and line_search(_MACHINE_CRASH, head, "Crash|"):
-        started = line_search(_MACHINE_START, head, "OS|") or line_search(_MACHINE_FRAME, head, "|")
+    if crash and prefix_search(_MACHINE_CRASH, head, "Crash|"):
+        started = prefix_search(_MACHINE_START, head, "OS|") or line_search(_MACHINE_FRAME, head, "|")
         score = max(score, 70 + (25 if started else 0))
     return min(score, 100)
 
