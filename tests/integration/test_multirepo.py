@@ -164,7 +164,9 @@ def test_a_fix_in_the_module_goes_to_the_module_repository(project: SimpleNamesp
             "previous_diff": DIFF,
         },
     )
-    ctx = Context(p.app.engine, p.app.settings, "test", {**make_backends(p.app), "forges": p.forges})
+    backends = make_backends(p.app)
+    backends.pop("forges").close()  # the ones made from the settings; ours retry fast
+    ctx = Context(p.app.engine, p.app.settings, "test", {**backends, "forges": p.forges})
     result = publish.run(job, ctx)
     again = publish.run(job, ctx)  # a restart: the same commit, the same pull request
     assert result.outcome is Outcome.OK and again.payload == result.payload

@@ -48,15 +48,16 @@ class World:
         )
         return res.stdout.strip() if res.returncode == 0 else None
 
+    def _with_forges(self, backends: dict[str, Any]) -> dict[str, Any]:
+        backends.pop("forges").close()  # the one made from the settings; ours retries fast
+        return {**backends, "forges": self.forges}
+
     def backends(self, server: ReplayServer) -> dict[str, Any]:
-        return {**make_backends(self.s.app, model=model_for(server, "anthropic")), "forges": self.forges}
+        return self._with_forges(make_backends(self.s.app, model=model_for(server, "anthropic")))
 
     def ctx(self) -> Context:
         return Context(
-            self.s.app.engine,
-            self.s.app.settings,
-            "test",
-            {**make_backends(self.s.app), "forges": self.forges},
+            self.s.app.engine, self.s.app.settings, "test", self._with_forges(make_backends(self.s.app))
         )
 
     def posts(self) -> int:
