@@ -112,3 +112,18 @@ def test_resign_with_unchanged_rules_moves_nothing(engine: Engine, tmp_path: Pat
     before = groups(engine)
     summary = resign(engine)
     assert summary.reports >= 40 and summary.moves == [] and groups(engine) == before
+
+
+def test_resign_gives_older_groups_their_fuzzy_keys(engine: Engine, blobs: BlobStore) -> None:
+    """Groups stored before the fuzzy keys existed are compared again once resign has run."""
+    frames = ("Loot::Take", "Player::SendLoot", "WorldSession::HandleLoot")
+    assert not ingest_bytes(engine, blobs, gdb(*frames), source="cli").quarantined
+    g = schema.crash_groups
+    with engine.begin() as conn:
+        (stored,) = conn.execute(sa.select(g.c.fuzzy_top, g.c.fuzzy_keys)).all()
+        assert stored.fuzzy_top == "Loot::Take" and list(stored.fuzzy_keys) == list(frames)
+        conn.execute(sa.update(g).values(fuzzy_top=None, fuzzy_keys=None))  # as an older version left it
+    resign(engine)
+    with engine.connect() as conn:
+        (again,) = conn.execute(sa.select(g.c.fuzzy_top, g.c.fuzzy_keys)).all()
+    assert again.fuzzy_top == "Loot::Take" and list(again.fuzzy_keys) == list(frames)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from crashpilot.flow import Outcome, Stage
 from crashpilot.models import CrashReport
-from crashpilot.signature.fuzzy import join_new_group
+from crashpilot.signature.fuzzy import fuzzy_fields, join_new_group
 from crashpilot.store import events, queue, schema
 
 log = logging.getLogger(__name__)
@@ -215,6 +215,7 @@ class GroupCache:
             "last_seen": self.now,
             "revisions": [revision] if revision else [],
             "updated_at": self.now,
+            **fuzzy_fields(report),
         }
 
 

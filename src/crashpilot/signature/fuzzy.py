@@ -28,7 +28,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from crashpilot.models import CrashReport
-from crashpilot.serial import report_from_json
 from crashpilot.signature import frame_keys
 from crashpilot.signature.rules import matches
 from crashpilot.store import events, schema
@@ -132,30 +131,31 @@ def best_match(
     return FuzzyJoin(cand.group_id, round(score, 3), reason)
 
 
-def _candidates(conn: Connection, family: str, exclude: int) -> list[Candidate]:
-    g, r = schema.crash_groups, schema.crash_reports
+def fuzzy_fields(report: CrashReport) -> dict[str, Any]:
+    """The columns a new group stores for later comparisons (``fuzzy_top``, ``fuzzy_keys``)."""
+    keys = frame_keys(report.frames, FRAMES)
+    return {"fuzzy_top": top_frame(keys), "fuzzy_keys": keys}
+
+
+def _candidates(conn: Connection, top: str, family: str, exclude: int) -> list[Candidate]:
+    """Open groups with the same top frame, most recently seen first (an indexed look-up)."""
+    g = schema.crash_groups
     rows = conn.execute(
-        sa.select(g.c.id, g.c.crash_kind)
-        .where(g.c.merged_into.is_(None), g.c.id != exclude, g.c.status.not_in(CLOSED))
+        sa.select(g.c.id, g.c.crash_kind, g.c.fuzzy_keys)
+        .where(
+            g.c.fuzzy_top == top,
+            g.c.merged_into.is_(None),
+            g.c.id != exclude,
+            g.c.status.not_in(CLOSED),
+        )
         .order_by(g.c.last_seen.desc())
+        .limit(CANDIDATE_LIMIT)
     ).all()
-    ids = [int(row.id) for row in rows if kind_family(row.crash_kind) == family][:CANDIDATE_LIMIT]
-    if not ids:
-        return []
-    kinds = {int(row.id): row.crash_kind for row in rows}
-    first = (
-        sa.select(r.c.group_id, sa.func.min(r.c.id).label("rid"))
-        .where(r.c.group_id.in_(ids))
-        .group_by(r.c.group_id)
-        .subquery()
-    )
-    out = []
-    for row in conn.execute(sa.select(first.c.group_id, r.c.parsed).join(r, r.c.id == first.c.rid)):
-        parsed: Any = row.parsed
-        if isinstance(parsed, dict):
-            keys = frame_keys(report_from_json(parsed).frames, FRAMES)
-            out.append(Candidate(int(row.group_id), kinds[int(row.group_id)], tuple(keys)))
-    return out
+    return [
+        Candidate(int(row.id), row.crash_kind, tuple(row.fuzzy_keys or ()))
+        for row in rows
+        if kind_family(row.crash_kind) == family
+    ]
 
 
 def join_new_group(
@@ -172,9 +172,12 @@ def join_new_group(
     and records a ``merged`` event on the new group. Returns the join, or None (kept apart).
     """
     keys = frame_keys(report.frames, FRAMES)
+    top = top_frame(keys)
+    if top is None or len(keys) < MIN_FRAMES:
+        return None
     kind = report.crash_kind or report.exception_code
     limit = _threshold if threshold is None else threshold
-    join = best_match(kind, keys, _candidates(conn, kind_family(kind), group_id), threshold=limit)
+    join = best_match(kind, keys, _candidates(conn, top, kind_family(kind), group_id), threshold=limit)
     if join is None:
         return None
     g = schema.crash_groups

@@ -35,6 +35,7 @@ from crashpilot.formats.inapp import mark_in_app
 from crashpilot.models import CrashReport, Thread
 from crashpilot.serial import report_from_json
 from crashpilot.signature import DEFAULT_DEPTH, make_signature
+from crashpilot.signature.fuzzy import fuzzy_fields
 from crashpilot.signature.rules import on_lists_change, rules_version
 from crashpilot.store import events, queue, schema
 from crashpilot.store.db import aware, utcnow, write_transaction
@@ -129,6 +130,7 @@ def resign(
         _plan_and_apply(conn, rows, summary, dry_run)
         if not dry_run:
             _store_versions(conn, rows, version)
+            _backfill_fuzzy(conn)
     for line in summary.lines():
         log.info("%s", line)
     return summary
@@ -234,6 +236,7 @@ def _create(conn: Connection, row: _Row, now: datetime, rules: str) -> int:
             last_seen=row.received_at,
             revisions=[],
             updated_at=now,
+            **fuzzy_fields(row.report),
         )
     )
     key = result.inserted_primary_key
@@ -289,6 +292,7 @@ def _recount(
         values["revisions"] = list(
             dict.fromkeys(r.revision for r in sorted(rows, key=lambda r: r.received_at) if r.revision)
         )
+        values.update(fuzzy_fields(min(rows, key=lambda r: (r.received_at, r.id)).report))
     elif merged_into is not None:
         values["merged_into"] = merged_into
         values["merge_reason"] = f"resign: all reports moved to #{merged_into} (rules {rules})"
@@ -296,6 +300,25 @@ def _recount(
             conn, "group", gid, "emptied", actor=ACTOR, detail={"into": merged_into, "rules": rules}
         )
     conn.execute(sa.update(g).where(g.c.id == gid).values(**values))
+
+
+def _backfill_fuzzy(conn: Connection) -> None:
+    """Give groups made before the fuzzy keys existed their keys, from their first report."""
+    g, r = schema.crash_groups, schema.crash_reports
+    missing = {int(i) for i in conn.execute(sa.select(g.c.id).where(g.c.fuzzy_top.is_(None))).scalars()}
+    if not missing:
+        return
+    first = (
+        sa.select(r.c.group_id, sa.func.min(r.c.id).label("rid"))
+        .where(r.c.group_id.in_(missing), r.c.status == "grouped")
+        .group_by(r.c.group_id)
+        .subquery()
+    )
+    for row in conn.execute(sa.select(first.c.group_id, r.c.parsed).join(r, r.c.id == first.c.rid)):
+        if isinstance(row.parsed, dict):
+            fields = fuzzy_fields(report_from_json(row.parsed))
+            if fields["fuzzy_top"] is not None:
+                conn.execute(sa.update(g).where(g.c.id == row.group_id).values(**fields))
 
 
 def _store_versions(conn: Connection, rows: list[_Row], version: str) -> None:

@@ -33,6 +33,10 @@ crash_groups = sa.Table(
     sa.Column("revisions", sa.JSON, nullable=False, default=list),
     sa.Column("merged_into", sa.Integer, sa.ForeignKey("crash_groups.id")),
     sa.Column("merge_reason", sa.Text),
+    # The fuzzy stage's view of the group's first report: its top meaningful frame (indexed: the
+    # only groups a new one is compared with) and its first frame keys.
+    sa.Column("fuzzy_top", sa.Text, index=True),
+    sa.Column("fuzzy_keys", sa.JSON),
     sa.Column("branch", sa.String(200)),
     sa.Column("pr_url", sa.Text),
     sa.Column("status_reason", sa.Text),
