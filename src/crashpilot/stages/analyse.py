@@ -121,7 +121,11 @@ def _wait(job: Any, group: Mapping[str, Any], hold: Hold) -> StageResult:
 
 
 def run(job: Any, ctx: Any) -> StageResult:
-    p = Pipeline(ctx)
+    with Pipeline(ctx) as p:
+        return _run(p, job, ctx)
+
+
+def _run(p: Pipeline, job: Any, ctx: Any) -> StageResult:
     group, parsed = _load(p, job.group_id)
     if not p.has_model:
         return _to_human(p, group, parsed, NO_MODEL)

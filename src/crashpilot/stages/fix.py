@@ -95,7 +95,11 @@ def _give_up(p: Pipeline, run_id: int, branch: str, reason: str) -> StageResult:
 
 
 def run(job: Any, ctx: Any) -> StageResult:
-    p = Pipeline(ctx)
+    with Pipeline(ctx) as p:
+        return _run(p, job, ctx)
+
+
+def _run(p: Pipeline, job: Any, ctx: Any) -> StageResult:
     payload = dict(job.payload)
     run_id, base_sha, branch = int(payload["run_id"]), str(payload["base_sha"]), str(payload["branch"])
     pass_no = int(payload.get(FIX_PASSES, 0)) + 1

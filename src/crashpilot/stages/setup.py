@@ -130,6 +130,20 @@ class Pipeline:
         self.engine: Engine = ctx.engine
         self.settings = ctx.settings
         self.backends: Mapping[str, Any] = ctx.backends or {}
+        self._models: list[Model] = []
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the models this stage made (their SDK clients hold HTTP connections)."""
+        while self._models:
+            close = getattr(self._models.pop(), "close", None)
+            if callable(close):
+                close()
 
     @property
     def home(self) -> Path:
@@ -251,7 +265,9 @@ class Pipeline:
         if factory is None:
             raise PermanentError("no model is configured (model.name)")
         budget = self.budget(run)
-        return factory(budget, self.recorder(int(run["id"]), group_id)), budget
+        model = factory(budget, self.recorder(int(run["id"]), group_id))
+        self._models.append(model)
+        return model, budget
 
 
 class Stopwatch:

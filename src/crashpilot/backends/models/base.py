@@ -67,6 +67,18 @@ class ChatModel(ABC):
     def __repr__(self) -> str:  # never shows the key
         return f"{type(self).__name__}(provider={self.provider!r}, model={self.name!r})"
 
+    def close(self) -> None:
+        """Close the SDK client and its HTTP connections."""
+        client = getattr(self, "_client", None)
+        if client is not None:
+            client.close()
+
+    def __enter__(self) -> ChatModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # -- what a backend supplies -------------------------------------------------------------
 
     @abstractmethod
