@@ -162,3 +162,45 @@ def test_two_processes_never_hold_one_slot_at_once(repo: Git, tmp_path: Path) ->
     (s1, e1, i1), (s2, e2, i2) = ([float(x) for x in o.read_text().split()] for o in outs)
     assert i1 == i2 == 0
     assert e1 <= s2 or e2 <= s1, f"overlap: {s1}-{e1} and {s2}-{e2}"
+
+
+@pytest.mark.parametrize("ignored", [True, False], ids=["module-ignored-by-core", "module-not-ignored"])
+def test_a_slot_holds_each_module_at_its_folder(tmp_path: Path, ignored: bool) -> None:
+    """Core + a nested module clone: the slot has both worktrees, each reset and on its own branch."""
+    core = Git.init(tmp_path / "core")
+    (core.root / ".gitignore").write_text("/modules/*/\n" if ignored else "/build/\n")
+    (core.root / "main.c").write_text("int main(void) { return 0; }\n")
+    core.commit("core", BOT)
+    mod = Git.init(core.root / "modules" / "mod-x", branch="trunk")
+    (mod.root / "x.c").write_text("int x = 1;\n")
+    mod.commit("module", BOT)
+    mod_base = mod.head()
+    slots = Slots(core.root, tmp_path / "slots", 1, ccache=False, modules=["modules/mod-x"])
+    assert slots.module_bases() == {"modules/mod-x": mod_base}
+    with slots.acquire("crashpilot/7", "main") as slot:
+        (m,) = slot.modules
+        assert m.worktree == slot.worktree / "modules" / "mod-x" and m.base == mod_base
+        assert (m.worktree / "x.c").read_text() == "int x = 1;\n"
+        assert m.git.current_branch() == "crashpilot/7" and mod.branch_exists("crashpilot/7")
+        (m.worktree / "x.c").write_text("int x = 2;\n")
+        (m.worktree / "junk.o").write_text("left over\n")
+        (slot.worktree / "main.c").write_text("broken\n")
+    # A second job: every repository is clean again; the module worktree was reused, not re-made.
+    marker = slots.slot_path(0) / "src" / "modules" / "mod-x" / ".git"
+    before = marker.read_text()
+    with slots.acquire("crashpilot/7", "main") as slot:
+        (m,) = slot.modules
+        assert (m.worktree / "x.c").read_text() == "int x = 1;\n" and not (m.worktree / "junk.o").exists()
+        assert (slot.worktree / "main.c").read_text() == "int main(void) { return 0; }\n"
+        assert marker.read_text() == before
+        m.git.stage_all()
+        (m.worktree / "x.c").write_text("int x = 3;\n")
+        m.git.commit("fix in the module", BOT)
+        slot.git.run("checkout", "-q", "--detach")
+        core.delete_branch("crashpilot/7", force=True)
+    # create=False: a repository without the branch stays at its base; one with it checks it out.
+    with slots.acquire("crashpilot/7", "main", create=False) as slot:
+        assert slot.git.current_branch() is None and slot.git.head() == core.head()
+        assert (slot.modules[0].worktree / "x.c").read_text() == "int x = 3;\n"
+    assert not core.branch_exists("crashpilot/7")
+    assert mod.current_branch() == "trunk" and Git(marker.parent).current_branch() is None
