@@ -140,3 +140,10 @@ def test_migration_files_are_package_data() -> None:
     for path in needed:
         rel = path.relative_to(base).as_posix()
         assert path.suffix == ".py" or any(Path(rel).match(p) for p in patterns), rel
+
+
+def test_head_read_from_the_files_is_alembics_head() -> None:
+    """`upgrade` reads the head revision without importing Alembic; it must agree with Alembic."""
+    from alembic.script import ScriptDirectory
+
+    assert migrate.head_revision() == ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()
