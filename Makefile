@@ -25,6 +25,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy --strict src/crashpilot
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
