@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import anthropic
 
 from crashpilot.backends.models import anthropic_wire as wire
-from crashpilot.backends.models.base import ChatModel, Recorder, status_error
+from crashpilot.backends.models.base import ChatModel, Recorder, sdk_body, translate_sdk_error
 from crashpilot.backends.models.budget import Budget
 from crashpilot.backends.models.retry import RetryPolicy
 from crashpilot.backends.models.types import Message, Reply, ToolSpec
-from crashpilot.errors import BackendError, PermanentError, TransientError
+from crashpilot.errors import BackendError, PermanentError
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 
@@ -50,32 +49,12 @@ class AnthropicModel(ChatModel):
         return wire.request_to_wire(self.name, system, messages, tools, max_tokens)
 
     def send(self, request: dict[str, Any]) -> dict[str, Any]:
-        message = self._client.messages.create(**request)
-        if not isinstance(
-            message, anthropic.types.Message
-        ):  # a body that was not JSON (an HTML error page ...)
-            raise PermanentError(
-                f"{self.provider} API answered a body that is not JSON: {str(message)[:200]!r}"
-            )
-        body: dict[str, Any] = message.to_dict(mode="json")
-        return body
+        return sdk_body(self._client.messages.create(**request), anthropic.types.Message, self.provider)
 
     def parse_response(self, response: dict[str, Any]) -> Reply:
         return wire.reply_from_wire(response)
 
     def translate_error(self, exc: Exception) -> BackendError | None:
-        name = self.provider
-        if isinstance(exc, anthropic.APITimeoutError):
-            return TransientError(f"{name} API timed out")
-        if isinstance(exc, anthropic.APIConnectionError):
-            return TransientError(f"{name} API unreachable: {exc.message}")
-        if isinstance(exc, anthropic.APIStatusError):
-            detail = exc.api_message or exc.message
-            return status_error(name, exc.status_code, detail, exc.response.headers.get("retry-after"))
-        if isinstance(exc, anthropic.APIResponseValidationError):
-            return PermanentError(f"{name} API answered a body of the wrong shape: {exc.message}")
-        if isinstance(exc, json.JSONDecodeError):
-            return PermanentError(f"{name} API answered a body that is not valid JSON: {exc}")
-        if isinstance(exc, anthropic.AnthropicError):
-            return PermanentError(f"{name} SDK error: {exc}")
-        return None
+        return translate_sdk_error(
+            anthropic, anthropic.AnthropicError, self.provider, exc, lambda e: e.api_message or e.message
+        )

@@ -7,6 +7,7 @@ to a :class:`Reply`.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -246,6 +247,35 @@ def _seconds(value: str | None) -> float | None:
     except ValueError:  # an HTTP date: rare from model APIs, ignored
         return None
     return seconds if seconds is not None and seconds >= 0 else None
+
+
+def sdk_body(obj: Any, expected: type[Any], provider: str) -> dict[str, Any]:
+    """The wire body of an SDK response object; a body that was not JSON is a PermanentError."""
+    if not isinstance(obj, expected):  # an HTML error page and the like
+        raise PermanentError(f"{provider} API answered a body that is not JSON: {str(obj)[:200]!r}")
+    body: dict[str, Any] = obj.to_dict(mode="json")  # both SDKs' response models have it
+    return body
+
+
+def translate_sdk_error(
+    sdk: Any, base_error: type[Any], provider: str, exc: Exception, detail: Callable[[Any], str]
+) -> BackendError | None:
+    """Our error for an exception of the ``anthropic`` or ``openai`` SDK (both name them alike).
+
+    ``detail`` gives the API's own message of a status error."""
+    if isinstance(exc, sdk.APITimeoutError):
+        return TransientError(f"{provider} API timed out")
+    if isinstance(exc, sdk.APIConnectionError):
+        return TransientError(f"{provider} API unreachable: {exc.message}")
+    if isinstance(exc, sdk.APIStatusError):
+        return status_error(provider, exc.status_code, detail(exc), exc.response.headers.get("retry-after"))
+    if isinstance(exc, sdk.APIResponseValidationError):
+        return PermanentError(f"{provider} API answered a body of the wrong shape: {exc.message}")
+    if isinstance(exc, json.JSONDecodeError):
+        return PermanentError(f"{provider} API answered a body that is not valid JSON: {exc}")
+    if isinstance(exc, base_error):
+        return PermanentError(f"{provider} SDK error: {exc}")
+    return None
 
 
 def status_error(provider: str, status: int, detail: str, retry_after: str | None = None) -> BackendError:

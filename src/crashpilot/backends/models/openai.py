@@ -7,18 +7,17 @@ server that speaks the same API: Ollama (``http://localhost:11434/v1``), vLLM
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 import openai
 
 from crashpilot.backends.models import openai_wire as wire
-from crashpilot.backends.models.base import ChatModel, Recorder, status_error
+from crashpilot.backends.models.base import ChatModel, Recorder, sdk_body, translate_sdk_error
 from crashpilot.backends.models.budget import Budget
 from crashpilot.backends.models.retry import RetryPolicy
 from crashpilot.backends.models.types import Message, Reply, ToolSpec
-from crashpilot.errors import BackendError, PermanentError, TransientError
+from crashpilot.errors import BackendError, PermanentError
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -70,33 +69,16 @@ class OpenAIModel(ChatModel):
 
     def send(self, request: dict[str, Any]) -> dict[str, Any]:
         completion = self._client.chat.completions.create(**request)
-        if not isinstance(
-            completion, openai.types.chat.ChatCompletion
-        ):  # a body that was not JSON (an HTML error page ...)
-            raise PermanentError(
-                f"{self.provider} API answered a body that is not JSON: {str(completion)[:200]!r}"
-            )
-        body: dict[str, Any] = completion.to_dict(mode="json")
-        return body
+        return sdk_body(completion, openai.types.chat.ChatCompletion, self.provider)
 
     def parse_response(self, response: dict[str, Any]) -> Reply:
         return wire.reply_from_wire(response)
 
     def translate_error(self, exc: Exception) -> BackendError | None:
-        name = self.provider
-        if isinstance(exc, openai.APITimeoutError):
-            return TransientError(f"{name} API timed out")
-        if isinstance(exc, openai.APIConnectionError):
-            return TransientError(f"{name} API unreachable: {exc.message}")
-        if isinstance(exc, openai.APIStatusError):
-            body = exc.body
-            detail = body.get("message") if isinstance(body, dict) else None
-            retry_after = exc.response.headers.get("retry-after")
-            return status_error(name, exc.status_code, str(detail or exc.message), retry_after)
-        if isinstance(exc, openai.APIResponseValidationError):
-            return PermanentError(f"{name} API answered a body of the wrong shape: {exc.message}")
-        if isinstance(exc, json.JSONDecodeError):
-            return PermanentError(f"{name} API answered a body that is not valid JSON: {exc}")
-        if isinstance(exc, openai.OpenAIError):
-            return PermanentError(f"{name} SDK error: {exc}")
-        return None
+        return translate_sdk_error(openai, openai.OpenAIError, self.provider, exc, _status_detail)
+
+
+def _status_detail(exc: Any) -> str:
+    body = exc.body
+    detail = body.get("message") if isinstance(body, dict) else None
+    return str(detail or exc.message)
