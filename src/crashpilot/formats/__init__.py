@@ -14,6 +14,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from crashpilot.errors import ParseError
+from crashpilot.formats._prescan import prescan_for
 from crashpilot.formats.inapp import mark_in_app
 from crashpilot.formats.text import clean, decode
 from crashpilot.models import CrashReport, Thread
@@ -55,9 +56,13 @@ def parsers() -> tuple[Parser, ...]:
 
 
 def rank(text: str) -> list[tuple[int, Parser]]:
-    """Parsers that claim ``text``, surest first."""
+    """Parsers that claim ``text``, surest first (ties: the earlier parser first).
+
+    One pre-scan finds the parsers' marker literals; only the sniffers whose markers occur
+    (and those that declare none) are called: the others would answer 0.
+    """
     scored = []
-    for order, parser in enumerate(parsers()):
+    for order, parser in prescan_for(parsers()).candidates(text):
         try:
             score = int(parser.sniff(text))
         except Exception:

@@ -290,6 +290,10 @@ _STYLE_NEEDS: tuple[tuple[str, ...], ...] = (
 )
 
 
+# Every literal a style needs: an assertion message holds at least one of them (formats._prescan).
+ASSERTION_MARKERS: tuple[str, ...] = tuple(dict.fromkeys(n for needs in _STYLE_NEEDS for n in needs))
+
+
 def _live_styles(text: str, pos: int) -> list[int]:
     """Indices of the STYLES that may find something at or after ``pos``."""
     present: dict[str, bool] = {}

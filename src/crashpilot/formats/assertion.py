@@ -14,6 +14,7 @@ import re
 from crashpilot.errors import ParseError
 from crashpilot.formats import gdb
 from crashpilot.formats._linux_common import (
+    ASSERTION_MARKERS,
     HEAD,
     Assertion,
     backtrace_symbols_frame,
@@ -40,6 +41,10 @@ _CAUGHT = re.compile(r"(?:Caught|terminated by|received) (?:signal )?(SIG[A-Z]+)
 _HAPROXY_DUMP = frozenset({"ha_backtrace", "ha_dump_backtrace", "ha_thread_dump", "ha_panic", "debug_handler",
                            "ha_thread_dump_one", "ha_stuck_warning", "ha_task_dump", "dump_crash_context"})
 _MAX_STACK_LINES = 400
+
+
+# Literals one of which is in every text sniff() claims; see _prescan.
+MARKERS: tuple[str, ...] = ASSERTION_MARKERS
 
 
 def sniff(text: str) -> int:

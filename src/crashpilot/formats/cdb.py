@@ -59,6 +59,18 @@ _EXTRA_KEYS = (
 )
 
 
+# Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
+MARKERS: tuple[str, ...] = (
+    "STACK_TEXT:",
+    "FAULTING_IP:",
+    "EXCEPTION_RECORD:",
+    "FAILURE_BUCKET_ID:",
+    "Exception Analysis",
+    "!analyze",
+    "RetAddr",
+)
+
+
 def sniff(text: str) -> int:
     head = text[:65536]
     score = 0

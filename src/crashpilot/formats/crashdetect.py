@@ -31,6 +31,10 @@ def _strip(line: str) -> str:
     return line[_PREFIX.match(line).end():] if line.startswith(("[", " ")) else line  # type: ignore[union-attr]
 
 
+# Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
+MARKERS: tuple[str, ...] = ("Native backtrace:",)
+
+
 def sniff(text: str) -> int:
     head = text[:HEAD]
     if _NATIVE in head and ("[debug]" in head or "crashdetect" in head or "Server crashed" in head):

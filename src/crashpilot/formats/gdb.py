@@ -52,6 +52,21 @@ _PROJECT_ASSERT = re.compile(r"^(?:Trinity|Acore|MaNGOS|Warhead)::(?:Assert|Fata
 _ASSERT_MSG_ARG = re.compile(r"\b(?:message|msg|expr|condition)=0x[0-9a-fA-F]+ \"((?:[^\"\\]|\\.){0,2000})\"")
 
 
+# Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
+MARKERS: tuple[str, ...] = (
+    "received signal",
+    "terminated with signal",
+    "(gdb) ",
+    "<signal handler called>",
+    "--- DEBUG:",
+    "[New Thread ",
+    "[Thread debugging using",
+    "[Switching to Thread",
+    "\nThread ",
+    "\n#",
+)
+
+
 def sniff(text: str) -> int:
     head = text[:HEAD]
     score = 0

@@ -50,6 +50,10 @@ def _clean(line: str) -> str:
     return line.replace("\\*", "*") if "\\*" in line else line
 
 
+# Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
+MARKERS: tuple[str, ...] = ("======= Backtrace: =========", "[0x")
+
+
 def sniff(text: str) -> int:
     head = text[:HEAD]
     if "======= Backtrace: =========" in head:

@@ -21,6 +21,10 @@ _OBJECT = re.compile(r"^(0x[0-9a-fA-F]+) \((\d+) bytes\)")
 _TOTAL = re.compile(r"(\d+) byte\(s\) leaked in (\d+) allocation\(s\)")
 
 
+# Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
+MARKERS: tuple[str, ...] = ("ERROR: LeakSanitizer:",)
+
+
 def sniff(text: str) -> int:
     return 85 if "ERROR: LeakSanitizer:" in text else 0
 

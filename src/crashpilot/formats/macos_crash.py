@@ -33,6 +33,10 @@ _FIELD = re.compile(r"^(?P<key>Exception Type|Crashed Thread|Termination Signal|
 _CRASHED_M = re.compile(r"^Thread \d+ Crashed:", re.M)
 
 
+# Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
+MARKERS: tuple[str, ...] = ("Crashed:",)
+
+
 def sniff(text: str) -> int:
     head = text[:HEAD]
     crashed = line_search(_CRASHED_M, head, "Crashed:") is not None

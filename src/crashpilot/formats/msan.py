@@ -18,6 +18,10 @@ NAME = "msan"
 _ORIGIN_HEADERS = ("uninitialized value was", "memory was marked as uninitialized", "uninitialized value is")
 
 
+# Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
+MARKERS: tuple[str, ...] = ("WARNING: MemorySanitizer:",)
+
+
 def sniff(text: str) -> int:
     return 85 if "WARNING: MemorySanitizer:" in text else 0
 

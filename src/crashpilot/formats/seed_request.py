@@ -30,6 +30,10 @@ _CODES = {
 _FILE_LINE = re.compile(r"(?P<file>[^\s:()]+\.(?:c|cc|cpp|cxx|h|hh|hpp|hxx|inl))(?:[:(]\s*(?:line\s*)?(?P<line>\d+)\)?)?", re.I)
 
 
+# Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
+MARKERS: tuple[str, ...] = ('"request_id"',)
+
+
 def sniff(text: str) -> int:
     head = text.lstrip()[:4096]
     if head.startswith("{") and '"request_id"' in head and '"crash"' in head:

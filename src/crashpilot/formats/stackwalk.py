@@ -45,6 +45,10 @@ _HEX_REASON = re.compile(r"0x[0-9a-fA-F]{1,8}")
 _SNIFF_THREAD = re.compile(r"^Thread \d+[^\n]*\((?:crashed|requesting thread|requested dump)", re.M)
 
 
+# Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
+MARKERS: tuple[str, ...] = ("Crash reason:", "\nThread ", "Found by:", "\nCrash|")
+
+
 def sniff(text: str) -> int:
     head = text[:65536]
     score = 0

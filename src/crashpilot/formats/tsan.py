@@ -29,6 +29,10 @@ def _drop_paren_tail(text: str) -> str:
     return text
 
 
+# Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
+MARKERS: tuple[str, ...] = ("WARNING: ThreadSanitizer:",)
+
+
 def sniff(text: str) -> int:
     return 85 if "WARNING: ThreadSanitizer:" in text else 0
 

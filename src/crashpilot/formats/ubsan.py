@@ -62,6 +62,14 @@ _CHECKS: tuple[tuple[str, str], ...] = (
 )
 
 
+# Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
+MARKERS: tuple[str, ...] = (
+    "SUMMARY: UndefinedBehaviorSanitizer",
+    "ERROR: UndefinedBehaviorSanitizer:",
+    ": runtime error: ",
+)
+
+
 def sniff(text: str) -> int:
     if "UndefinedBehaviorSanitizer" in text and (  # the shared word first: one scan when absent
         "SUMMARY: UndefinedBehaviorSanitizer" in text or "ERROR: UndefinedBehaviorSanitizer:" in text

@@ -33,6 +33,10 @@ _ABORT_FUNCS = re.compile(r"^(?:abort|raise|terminate|std::terminate)$")
 _THROW_FUNCS = re.compile(r"^(?:_CxxThrowException|RaiseException|__CxxThrowException@8)$")
 
 
+# Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
+MARKERS: tuple[str, ...] = (".exe!", ".dll!", ".sys!", ".so!", ".EXE!", ".DLL!")
+
+
 def sniff(text: str) -> int:
     head = text[:HEAD]
     if "!" not in head:  # every frame line holds module!function

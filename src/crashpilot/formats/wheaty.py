@@ -52,6 +52,16 @@ _FILENAME = re.compile(
 _DISPATCHER = ("KiUserExceptionDispatch", "RtlDispatchException", "RtlRaiseException")
 
 
+# Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
+MARKERS: tuple[str, ...] = (
+    "SourceFile",
+    "Call stack:",
+    "Exception code:",
+    "WheatyExceptionReport",
+    "* Hardware ***",
+)
+
+
 def sniff(text: str) -> int:
     head = text[:65536]
     score = 0
