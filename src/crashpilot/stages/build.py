@@ -13,8 +13,8 @@ from typing import Any
 
 from crashpilot.errors import PermanentError
 from crashpilot.flow import Outcome
-from crashpilot.stages import checks
-from crashpilot.stages.setup import Pipeline, drop_branch, last_attempt
+from crashpilot.stages import checks, fix_repos
+from crashpilot.stages.setup import Pipeline, last_attempt
 from crashpilot.store import artifacts, runs
 from crashpilot.store.db import write_transaction
 from crashpilot.worker import StageResult
@@ -33,11 +33,17 @@ def run(job: Any, ctx: Any) -> StageResult:
     )
     with write_transaction(p.engine) as conn:
         runs.update_run(conn, run_id, status="building", stage="build", actor=ctx.worker_id)
-    with p.slots().acquire(branch, base_sha) as slot:
-        if slot.git.head() != head:
-            raise PermanentError(
-                f"branch {branch} is at {slot.git.head()[:12]}, not the fix {head[:12]}: it was changed outside crashpilot"
-            )
+    module_heads = {str(k): str(v) for k, v in dict(payload.get("module_heads") or {}).items()}
+    with p.slots().acquire(
+        branch, base_sha, module_bases=fix_repos.payload_bases(payload), create=False
+    ) as slot:
+        for key, git, _ in slot.checkouts():
+            want = head if key == "" else module_heads.get(key)
+            if want is not None and git.head() != want:
+                where = f" in {key}" if key else ""
+                raise PermanentError(
+                    f"branch {branch}{where} is at {git.head()[:12]}, not the fix {want[:12]}: it was changed outside crashpilot"
+                )
         step = checks.build(p.settings, slot, p.env)
     log.info(
         "group %s: build %s: %s",
@@ -62,7 +68,7 @@ def run(job: Any, ctx: Any) -> StageResult:
         return StageResult(Outcome.OK)
     reason = f"the fix does not build: {step.summary[:300]}"
     if last_attempt(p.settings, payload):
-        drop_branch(p, run_id, branch)
+        fix_repos.drop_branches(p, run_id, branch)
         reason += f" (after {payload.get('fix_passes')} fix attempt(s); a human takes over)"
     feedback = step.summary + (
         f"\n\n--- build output (tail) ---\n{step.output[-2500:]}" if step.output else ""

@@ -32,8 +32,8 @@ from crashpilot.agent import (
 )
 from crashpilot.errors import PermanentError, PolicyViolation
 from crashpilot.flow import Outcome
-from crashpilot.stages import checks, fix_agent_cli
-from crashpilot.stages.setup import Pipeline, drop_branch, read_artifact
+from crashpilot.stages import checks, fix_agent_cli, fix_repos
+from crashpilot.stages.setup import Pipeline, read_artifact
 from crashpilot.store import artifacts, runs
 from crashpilot.store.db import write_transaction
 from crashpilot.store.groups import get_group
@@ -90,7 +90,7 @@ def commit_message(group: dict[str, Any], finish: Any, run_id: int, pass_no: int
 def _give_up(p: Pipeline, run_id: int, branch: str, reason: str) -> StageResult:
     with write_transaction(p.engine) as conn:
         runs.add_result(conn, run_id, fix_stopped=reason)
-    drop_branch(p, run_id, branch)
+    fix_repos.drop_branches(p, run_id, branch)
     return StageResult(Outcome.GIVE_UP, reason=reason)
 
 
@@ -138,9 +138,10 @@ def _run(p: Pipeline, job: Any, ctx: Any) -> StageResult:
     max_turns = int(s["agent.max_turns"])
     tools_on = bool(s["agent.run_tools"])
     reproducer = checks.reproducer_command(s)
-    with p.slots().acquire(branch, base_sha) as slot:
-        slot.git.reset_hard(base_sha)
-        slot.git.clean(ignored=False)
+    slots = p.slots()
+    module_bases = fix_repos.payload_bases(payload) or slots.module_bases()
+    with slots.acquire(branch, base_sha, module_bases=module_bases) as slot:
+        slot.reset_to_base()
         ws = Workspace(
             slot.worktree,
             policy,
@@ -183,25 +184,25 @@ def _run(p: Pipeline, job: Any, ctx: Any) -> StageResult:
                 },
             )
         if not agent.finished or agent.finish is None:
-            slot.git.reset_hard(base_sha)
-            slot.git.clean(ignored=False)
+            slot.reset_to_base()
             why = agent.give_up_reason if agent.stop_reason == "gave_up" else agent.detail
             reason = f"the fix agent stopped ({agent.stop_reason}) on pass {pass_no}: {why}"
             refused = None
         else:
-            slot.git.stage_all()
-            diff = slot.git.diff(base_sha, cached=True)
+            changes = fix_repos.collect(slot)
+            diff = fix_repos.combined_diff(changes)
             try:
                 summary = policy.check_diff(diff)
-                refused = None
+                refused = fix_repos.single_change(changes)
             except PolicyViolation as exc:
                 refused = f"the patch was refused by the patch policy: {exc}"
-                slot.git.reset_hard(base_sha)
-                slot.git.clean(ignored=False)
-            if refused is None:
-                head = slot.git.commit(
-                    commit_message(group, agent.finish, run_id, pass_no), p.identity, all=False
+            if refused is not None:
+                slot.reset_to_base()
+            else:
+                head, module_heads = fix_repos.commit_fix(
+                    slot, changes, commit_message(group, agent.finish, run_id, pass_no), p.identity
                 )
+                repo_key = changes[0].key if changes else ""
     if not agent.finished or agent.finish is None:
         log.info("group %s: %s", job.group_id, reason, extra=extra)
         return _give_up(p, run_id, branch, reason)
@@ -216,6 +217,9 @@ def _run(p: Pipeline, job: Any, ctx: Any) -> StageResult:
         "confidence": f.confidence,
         "fault_location": f.fault_location,
         "head": head,
+        "repo": repo_key,
+        "module_heads": module_heads,
+        "module_bases": module_bases,
         "files": [x.path for x in summary.files],
         "changed_lines": summary.changed_lines,
         "pass": pass_no,
@@ -232,7 +236,19 @@ def _run(p: Pipeline, job: Any, ctx: Any) -> StageResult:
         )
         runs.add_result(conn, run_id, fix=fix)
         runs.update_run(conn, run_id, status="building", stage="build", actor=ctx.worker_id)
-    log.info("group %s: fix committed on %s as %s", job.group_id, branch, head[:12], extra=extra)
+    fixed_head = module_heads.get(repo_key, head)
+    where = f" in {repo_key}" if repo_key else ""
+    log.info(
+        "group %s: fix committed on %s%s as %s", job.group_id, branch, where, fixed_head[:12], extra=extra
+    )
     return StageResult(
-        Outcome.OK, payload={"head": head, "feedback": None, "feedback_stage": None, "previous_diff": diff}
+        Outcome.OK,
+        payload={
+            "head": head,
+            "module_heads": module_heads,
+            "module_bases": module_bases,
+            "feedback": None,
+            "feedback_stage": None,
+            "previous_diff": diff,
+        },
     )

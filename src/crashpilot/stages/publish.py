@@ -5,8 +5,10 @@
    convention, e.g. ``fix(Core/{area}): {summary}``). The commit's dates are the verified
    commit's, so a PUBLISH that runs again after a crash makes the very same commit (same sha).
 2. The repository: the one owning the changed files (:mod:`crashpilot.projects`): the core, or a
-   module that is a git repository of its own; in a module the change is applied to the
-   module's checked-out branch and committed there on ``crashpilot/<group-id>``.
+   module that is a git repository of its own; in a module the commit FIX made in the module's
+   worktree (``module_heads`` in the payload) is committed again by the bot like the core's, on
+   ``crashpilot/<group-id>`` of the module; a bare diff (no FIX commit) is applied to the
+   module's checked-out branch instead.
 3. The pull request: pushed and opened through the repository's forge, which looks the branch's
    open pull request up before it opens one (one per group, also after a restart); on the local
    forge, a row in the database (the open one of the group is updated, not duplicated).
@@ -141,8 +143,14 @@ def run(job: Any, ctx: Any) -> StageResult:
     else:
         repo_git = Git(target.path)
         base = repo_git.current_branch() or p.base_branch
-        date = core.run("log", "-1", "--format=%cI", head).stdout.strip()
-        new_head = module_commit(target, base, diff, message, p.identity, date)
+        fixed = dict(payload.get("module_heads") or {}).get(target.key)
+        if fixed and fixed != dict(payload.get("module_bases") or {}).get(target.key):
+            # FIX committed the change in the module's worktree: the bot's commit is that commit
+            # with the pull request's message, like the core's (no second application of the diff).
+            new_head = bot_commit(repo_git, str(fixed), message, p.identity)
+        else:  # a diff given without a FIX commit in the module (e.g. made by hand)
+            date = core.run("log", "-1", "--format=%cI", head).stdout.strip()
+            new_head = module_commit(target, base, diff, message, p.identity, date)
     if branch == base:
         raise PermanentError(f"refusing to publish on the base branch {base}")
     repo_git.run("update-ref", "-m", "crashpilot: publish", f"refs/heads/{branch}", new_head)

@@ -177,7 +177,12 @@ class Pipeline:
         given = self.backends.get("slots")
         if isinstance(given, Slots):
             return given
-        return Slots(self.repo, self.home / "slots", int(self.settings["worker.build_slots"]))
+        return Slots(
+            self.repo,
+            self.home / "slots",
+            int(self.settings["worker.build_slots"]),
+            modules=list(self.settings["project.modules"]),
+        )
 
     @property
     def identity(self) -> Identity:

@@ -24,8 +24,8 @@ from typing import Any
 
 from crashpilot.flow import Outcome
 from crashpilot.slots import Slot
-from crashpilot.stages import checks
-from crashpilot.stages.setup import Pipeline, drop_branch, last_attempt
+from crashpilot.stages import checks, fix_repos
+from crashpilot.stages.setup import Pipeline, last_attempt
 from crashpilot.store import runs
 from crashpilot.store.db import write_transaction
 from crashpilot.worker import StageResult
@@ -35,16 +35,26 @@ log = logging.getLogger(__name__)
 LEVELS = ("reproduced-and-fixed", "tests-pass", "builds-only")
 
 
-def _cache_file(p: Pipeline, base_sha: str) -> Path:
+def _cache_file(p: Pipeline, base_sha: str, module_bases: dict[str, str] | None = None) -> Path:
     s = p.settings
-    key = json.dumps(
-        [base_sha, s["build.command"], s["test.command"], s["reproduce.command"], s["reproduce.runs"]]
-    )
+    parts: list[Any] = [
+        base_sha,
+        s["build.command"],
+        s["test.command"],
+        s["reproduce.command"],
+        s["reproduce.runs"],
+    ]
+    if module_bases:
+        parts.append(sorted(module_bases.items()))
+    key = json.dumps(parts)
     return p.home / "verify-cache" / f"{hashlib.sha256(key.encode()).hexdigest()[:24]}.json"
 
 
-def _check(p: Pipeline, slot: Slot, rev: str) -> dict[str, Any]:
-    slot.git.run("checkout", "-q", "--force", "--detach", rev)
+def _check(p: Pipeline, slot: Slot, rev: str, module_revs: dict[str, str] | None = None) -> dict[str, Any]:
+    """Build, test and reproduce at ``rev`` of the core and ``module_revs`` (default: their bases)."""
+    revs = module_revs or {}
+    for key, git, base in slot.checkouts():
+        git.run("checkout", "-q", "--force", "--detach", rev if key == "" else revs.get(key, base))
     env = p.env
     out: dict[str, Any] = {"revision": rev, "build": checks.build(p.settings, slot, env).to_json()}
     if out["build"]["ok"]:
@@ -54,7 +64,7 @@ def _check(p: Pipeline, slot: Slot, rev: str) -> dict[str, Any]:
 
 
 def base_results(p: Pipeline, slot: Slot, base_sha: str) -> dict[str, Any]:
-    cache = _cache_file(p, base_sha)
+    cache = _cache_file(p, base_sha, {m.key: m.base for m in slot.modules})
     try:
         cached: dict[str, Any] = json.loads(cache.read_text(encoding="utf-8"))
         return {**cached, "cached": True}
@@ -105,9 +115,12 @@ def run(job: Any, ctx: Any) -> StageResult:
     )
     with write_transaction(p.engine) as conn:
         runs.update_run(conn, run_id, status="verifying", stage="verify", actor=ctx.worker_id)
-    with p.slots().acquire(branch, base_sha) as slot:
+    module_heads = {str(k): str(v) for k, v in dict(payload.get("module_heads") or {}).items()}
+    with p.slots().acquire(
+        branch, base_sha, module_bases=fix_repos.payload_bases(payload), create=False
+    ) as slot:
         base = base_results(p, slot, base_sha)
-        fix = _check(p, slot, head)
+        fix = _check(p, slot, head, module_heads)
     level, why = judge(base, fix)
     evidence = {"base": base, "fix": fix, "level": level, "why": why}
     with write_transaction(p.engine) as conn:
@@ -124,7 +137,7 @@ def run(job: Any, ctx: Any) -> StageResult:
     if level is None:
         reason = why.splitlines()[0]
         if last_attempt(p.settings, payload):
-            drop_branch(p, run_id, branch)
+            fix_repos.drop_branches(p, run_id, branch)
             reason += f" (after {payload.get('fix_passes')} fix attempt(s); a human takes over)"
         return StageResult(
             Outcome.FAILED, payload={"feedback": why, "feedback_stage": "VERIFY"}, reason=reason

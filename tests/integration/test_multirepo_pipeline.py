@@ -1,0 +1,284 @@
+"""A two-repository project end to end: the crash is in a module that is a git repository of its own
+(nested in the core's folder, ignored by the core); the real pipeline fixes it in the module's
+worktree of the build slot, the core's Makefile builds core + module, the reproducer crashes on the
+base and not on the fix, and the pull request is in the MODULE repository (locally, then on GitHub
+through the loopback forge). The core repository gets no fix branch."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_pipeline import Setup, drive, model_for
+
+from crashpilot.app import make_backends, open_app
+from crashpilot.backends.forges.github import GitHubForge
+from crashpilot.backends.models import ToolCall
+from crashpilot.backends.models.retry import RetryPolicy
+from crashpilot.forge_server import FakeGitHub
+from crashpilot.forge_setup import Forges
+from crashpilot.git import Git, Identity
+from crashpilot.git_http import GitHttpServer
+from crashpilot.handoff import approve
+from crashpilot.ingest.files import ingest_paths
+from crashpilot.proc import run
+from crashpilot.replay import ReplayServer, Turn
+from crashpilot.settings import load
+from crashpilot.store import runs
+from crashpilot.store.db import utcnow, write_transaction
+from crashpilot.store.schema import jobs
+
+pytestmark = pytest.mark.skipif(
+    not (shutil.which("gcc") and shutil.which("make") and shutil.which("gdb")),
+    reason="needs gcc, make and gdb",
+)
+
+DEV = Identity("dev", "dev@example.invalid")
+MODULE = "modules/mod-x"
+TOKEN = "ghp_" + "Qx9" * 12
+MAIN_C = """#include <stdio.h>
+int mod_x_value(const int *p);
+int main(int argc, char **argv)
+{
+    int seven = 7;
+    (void)argv;
+    printf("%d\\n", mod_x_value(argc > 1 ? NULL : &seven));
+    return 0;
+}
+"""
+X_C = """#include <stddef.h>
+int mod_x_value(const int *p)
+{
+    return *p + 1;
+}
+"""
+MAKEFILE = """build/app: main.c modules/mod-x/src/x.c
+\tmkdir -p build
+\tgcc -g -O0 -o build/app main.c modules/mod-x/src/x.c
+"""
+ROOT_CAUSE = "mod_x_value dereferences p without a check; main passes NULL when given an argument"
+TURNS = [
+    Turn(
+        text="mod_x_value reads through a null pointer.",
+        tool_calls=(
+            ToolCall(
+                "",
+                "report_analysis",
+                {
+                    "root_cause": ROOT_CAUSE,
+                    "fault_location": f"{MODULE}/src/x.c:4 mod_x_value",
+                    "fault_in_stack": True,
+                    "fixability": "fix",
+                    "plan": "1. Return 0 for a null pointer in mod_x_value.",
+                    "confidence": 0.9,
+                },
+            ),
+        ),
+        input_tokens=900,
+        output_tokens=120,
+    ),
+    Turn(
+        tool_calls=(
+            ToolCall(
+                "",
+                "edit",
+                {
+                    "path": f"{MODULE}/src/x.c",
+                    "search": "    return *p + 1;",
+                    "replace": "    return p ? *p + 1 : 0;",
+                },
+            ),
+        ),
+        input_tokens=1500,
+        output_tokens=60,
+    ),
+    Turn(
+        tool_calls=(
+            ToolCall(
+                "",
+                "finish",
+                {
+                    "root_cause": ROOT_CAUSE,
+                    "summary": "mod_x_value returns 0 for a null pointer instead of reading through it.",
+                    "kind": "fix",
+                    "confidence": 0.9,
+                    "fault_location": f"{MODULE}/src/x.c:4 mod_x_value",
+                },
+            ),
+        ),
+        input_tokens=1700,
+        output_tokens=80,
+    ),
+]
+
+
+def make_project(tmp_path: Path) -> tuple[Git, Git]:
+    core = Git.init(tmp_path / "core")
+    (core.root / ".gitignore").write_text("/modules/*/\n/build/\n")
+    (core.root / "main.c").write_text(MAIN_C)
+    (core.root / "Makefile").write_text(MAKEFILE)
+    core.commit("core", DEV)
+    mod = Git.init(core.root / MODULE, branch="trunk")
+    (mod.root / "src").mkdir()
+    (mod.root / "src" / "x.c").write_text(X_C)
+    mod.commit("module", DEV)
+    return core, mod
+
+
+def crash_text(core: Git) -> str:
+    run(["make"], cwd=core.root, timeout=120).check()
+    res = run(
+        ["gdb", "-nx", "-batch", "-ex", "run", "-ex", "bt", "--args", "build/app", "crash"],
+        cwd=core.root,
+        timeout=120,
+        merge_output=True,
+    )
+    shutil.rmtree(core.root / "build")
+    assert "SIGSEGV" in res.output and "mod_x_value" in res.output, res.output[-2000:]
+    return res.output
+
+
+def setup(tmp_path: Path, **flags: Any) -> tuple[Setup, Git, Git]:
+    core, mod = make_project(tmp_path)
+    text = crash_text(core)
+    settings = load(
+        env={},
+        flags={
+            "home": str(tmp_path / "home"),
+            "project.repo": str(core.root),
+            "project.base_branch": "main",
+            "project.in_app": ["main.c", "modules/"],
+            "project.modules": [MODULE],
+            "build.command": "make",
+            "reproduce.command": "build/app crash",
+            "reproduce.runs": 2,
+            "agent.run_tools": False,
+            "model.retries": 0,
+            **flags,
+        },
+    )
+    app = open_app(settings)
+    crash = tmp_path / "incoming" / "app-crash.txt"
+    crash.parent.mkdir()
+    crash.write_text(text)
+    [result] = ingest_paths(app.engine, app.blobs, [crash], **app.ingest_options())
+    assert list(result.group_ids) == [1]
+    return Setup(core.root, app, core.head()), core, mod
+
+
+def check_fix_is_in_the_module(s: Setup, core: Git, mod: Git, mod_base: str) -> str:
+    run_row = s.run_row()
+    assert run_row["verification"] == "reproduced-and-fixed", run_row["result"].get("verify")
+    verify = run_row["result"]["verify"]
+    assert verify["base"]["reproducer"]["crashes"] == 2 and verify["fix"]["reproducer"]["crashes"] == 0
+    fix = run_row["result"]["fix"]
+    assert fix["repo"] == MODULE and fix["files"] == [f"{MODULE}/src/x.c"] and fix["head"] == s.base
+    branch = "crashpilot/1"
+    assert not core.branch_exists(branch)  # the core has no fix branch
+    assert core.rev_parse("main") == s.base and core.is_clean()
+    assert mod.current_branch() == "trunk" and mod.rev_parse("trunk") == mod_base and mod.is_clean()
+    head = mod.rev_parse(branch)
+    assert mod.run("rev-parse", f"{branch}^").stdout.strip() == mod_base  # one commit on the base
+    assert mod.show(branch, "src/x.c") == X_C.replace("return *p + 1;", "return p ? *p + 1 : 0;")
+    message = mod.run("log", "-1", "--format=%an%n%B", branch).stdout
+    assert message.startswith("crashpilot\n") and "mod_x_value" in message
+    return head
+
+
+def test_a_module_fix_becomes_a_local_pull_request_in_the_module(tmp_path: Path) -> None:
+    s, core, mod = setup(tmp_path)
+    mod_base = mod.head()
+    with ReplayServer(TURNS) as server:
+        stages = drive(s, make_backends(s.app, model=model_for(server, "anthropic")))
+        assert not server.problems and server.remaining == 0
+    assert stages == ["analyse", "fix", "build", "verify", "publish", "track"]
+    head = check_fix_is_in_the_module(s, core, mod, mod_base)
+    pr = s.pr()
+    assert pr is not None and pr["status"] == "open" and pr["verification"] == "reproduced-and-fixed"
+    assert pr["branch"] == "crashpilot/1" and pr["base"] == "trunk" and pr["head_sha"] == head
+    assert s.run_row()["result"]["pr"]["repo"] == MODULE
+    # the slot's worktree of the module was left without the branch checked out
+    assert (s.app.settings.home / "slots" / "slot-0" / "src" / MODULE / "src" / "x.c").exists()
+    # approve merges into the module's base branch; TRACK ends the flow in FIXED
+    merged = approve(
+        s.app.engine, core.root, 1, Identity("crashpilot", "crashpilot@localhost"), modules=[mod.root]
+    )
+    assert mod.rev_parse("trunk") == merged["merged_sha"] != mod_base
+    assert mod.run("rev-parse", "trunk^2").stdout.strip() == head
+    assert core.rev_parse("main") == s.base and not core.branch_exists("crashpilot/1")
+    assert drive(s, {}) == ["track"]
+    assert s.group()["status"] == "fixed"
+
+
+def test_a_module_fix_becomes_a_github_pull_request_in_the_module_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
+    remotes = tmp_path / "remotes"
+    (remotes / "acme").mkdir(parents=True)
+    with GitHttpServer(remotes, TOKEN) as git_server, FakeGitHub(TOKEN, git_root=remotes) as api:
+        s, core, mod = setup(
+            tmp_path,
+            **{
+                "forge.kind": "github",
+                "forge.repo": "acme/core",
+                "forge.module_repos": [f"{MODULE}=acme/mod-x"],
+                "forge.base_url": api.url,
+            },
+        )
+        for name, repo in (("core", core), ("mod-x", mod)):  # the remotes the user's clones came from
+            bare = remotes / "acme" / f"{name}.git"
+            subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+            branch = str(repo.current_branch())
+            repo.run("push", "-q", str(bare), f"{branch}:{branch}")
+            api.add_repo("acme", name, default_branch=branch, clone_url=f"{git_server.url}/acme/{name}.git")
+        mod_base = mod.head()
+        retry = RetryPolicy(max_retries=1, base_delay=0.01, jitter=0.0, sleep=lambda _: None)
+        made = {
+            key: GitHubForge(
+                name,
+                TOKEN,
+                base_url=api.url,
+                retry=retry,
+                timeout=2,
+                seconds_between_requests=None,
+                seconds_between_writes=None,
+            )
+            for key, name in (("", "acme/core"), (MODULE, "acme/mod-x"))
+        }
+        forges = Forges(kind="github", by_repo=dict(made), secrets=(TOKEN,))
+        try:
+            with ReplayServer(TURNS) as server:
+                backends = make_backends(s.app, model=model_for(server, "anthropic"))
+                backends.pop("forges").close()
+                stages = drive(s, {**backends, "forges": forges})
+                assert not server.problems and server.remaining == 0
+            assert stages == ["analyse", "fix", "build", "verify", "publish", "track"]
+            head = check_fix_is_in_the_module(s, core, mod, mod_base)
+            assert api.pulls("acme/core") == []
+            (pull,) = api.pulls("acme/mod-x")
+            assert pull["head"]["ref"] == "crashpilot/1" and pull["base"]["ref"] == "trunk"
+            assert "reproduced-and-fixed" in pull["body"] and "`src/x.c`: +1 −1" in pull["body"]
+            pushed = subprocess.run(
+                ["git", "--git-dir", str(remotes / "acme" / "mod-x.git"), "rev-parse", "crashpilot/1"],
+                capture_output=True,
+                text=True,
+            )
+            assert pushed.stdout.strip() == head
+            assert s.run_row()["result"]["pr"]["forge_repo"] == "acme/mod-x"
+            # a maintainer merges it on the forge: TRACK ends the flow in FIXED
+            api.merge("acme/mod-x", pull["number"])
+            backends = make_backends(s.app)
+            backends.pop("forges").close()
+            with write_transaction(s.app.engine) as conn:  # the TRACK job is due now
+                conn.execute(jobs.update().where(jobs.c.status == "queued").values(not_before=utcnow()))
+            assert drive(s, {**backends, "forges": forges}) == ["track"]
+            assert s.group()["status"] == "fixed"
+            with s.app.engine.connect() as conn:
+                assert runs.get_run(conn, s.run_row()["id"])["status"] == "merged"  # type: ignore[index]
+        finally:
+            for f in made.values():
+                f.close()
