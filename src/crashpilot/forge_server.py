@@ -24,10 +24,12 @@ import subprocess
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from crashpilot.loopback import LoopbackServer
 
 __all__ = ["FakeGitHub", "Fault", "Recorded"]
 
@@ -71,7 +73,7 @@ class _Repo:
     comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackServer):
     """The GitHub REST subset, in memory, on ``127.0.0.1:<free port>``; use as a context manager."""
 
     def __init__(self, token: str, *, prefix: str = "", git_root: Path | None = None) -> None:
@@ -84,39 +86,18 @@ class FakeGitHub:
         self._repos: dict[str, _Repo] = {}
         self._next_id = 1000
         self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-github", daemon=True
-        )
+        super().__init__(_handler(self), name="fake-github")
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     @property
     def root(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.base
 
     @property
     def url(self) -> str:
         """The API base URL (``base_url`` for PyGithub)."""
         return self.root + self.prefix
-
-    def start(self) -> FakeGitHub:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def __enter__(self) -> FakeGitHub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- scenario -------------------------------------------------------------------------------
 

@@ -15,10 +15,12 @@ import os
 import subprocess
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from crashpilot.loopback import LoopbackServer
 
 __all__ = ["GitHttpServer", "GitRequest"]
 
@@ -34,7 +36,7 @@ class GitRequest:
     status: int
 
 
-class GitHttpServer:
+class GitHttpServer(LoopbackServer):
     """Serves the bare repositories under ``root``; use as a context manager."""
 
     def __init__(self, root: Path, token: str, *, user: str = "crashpilot-bot") -> None:
@@ -43,30 +45,11 @@ class GitHttpServer:
         self.user = user
         self.requests: list[GitRequest] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="git-http", daemon=True
-        )
+        super().__init__(_handler(self), name="git-http")
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> GitHttpServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def __enter__(self) -> GitHttpServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.base
 
     def authorized(self, header: str) -> bool:
         """Whether an ``Authorization`` header carries the token."""
