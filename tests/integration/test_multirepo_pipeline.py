@@ -6,8 +6,11 @@ through the loopback forge). The core repository gets no fix branch."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +172,16 @@ def setup(tmp_path: Path, **flags: Any) -> tuple[Setup, Git, Git]:
     return Setup(core.root, app, core.head()), core, mod
 
 
+def prs(home: str, *args: str) -> str:
+    """``crashpilot prs`` as a user runs it; its standard output."""
+    cmd = [sys.executable, "-m", "crashpilot", "prs", "--home", home, *args]
+    res = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=60, env={**os.environ, "GITHUB_TOKEN": ""}
+    )
+    assert res.returncode == 0, res.stderr
+    return res.stdout
+
+
 def check_fix_is_in_the_module(s: Setup, core: Git, mod: Git, mod_base: str) -> str:
     run_row = s.run_row()
     assert run_row["verification"] == "reproduced-and-fixed", run_row["result"].get("verify")
@@ -269,6 +282,13 @@ def test_a_module_fix_becomes_a_github_pull_request_in_the_module_repository(
             )
             assert pushed.stdout.strip() == head
             assert s.run_row()["result"]["pr"]["forge_repo"] == "acme/mod-x"
+            # `crashpilot prs` lists the GitHub pull request, with its URL
+            home = str(s.app.settings.home)
+            (listed,) = json.loads(prs(home, "--json"))
+            assert listed["url"] == pull["html_url"] and listed["forge"] == "github"
+            assert (listed["id"], listed["status"], listed["repo"]) == (pull["number"], "open", "acme/mod-x")
+            assert listed["head_sha"] == head and listed["base"] == "trunk" and listed["group_id"] == 1
+            assert pull["html_url"] in prs(home)
             # a maintainer merges it on the forge: TRACK ends the flow in FIXED
             api.merge("acme/mod-x", pull["number"])
             backends = make_backends(s.app)
@@ -277,6 +297,8 @@ def test_a_module_fix_becomes_a_github_pull_request_in_the_module_repository(
                 conn.execute(jobs.update().where(jobs.c.status == "queued").values(not_before=utcnow()))
             assert drive(s, {**backends, "forges": forges}) == ["track"]
             assert s.group()["status"] == "fixed"
+            assert json.loads(prs(home, "--json")) == []  # nothing open any more
+            assert [pr["status"] for pr in json.loads(prs(home, "--json", "--all"))] == ["merged"]
             with s.app.engine.connect() as conn:
                 assert runs.get_run(conn, s.run_row()["id"])["status"] == "merged"  # type: ignore[index]
         finally:

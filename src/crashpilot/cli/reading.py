@@ -55,7 +55,9 @@ def cmd_groups(args: argparse.Namespace) -> int:
         )
     waiting = [g for g in groups if g["status"] == "waiting_budget"]
     if waiting:  # a cost cap holds new runs back: say which and until when
-        print(f"\n{len(waiting)} group(s) wait for the budget: {waiting[0].get('status_reason') or 'a cost cap is reached'}")
+        print(
+            f"\n{len(waiting)} group(s) wait for the budget: {waiting[0].get('status_reason') or 'a cost cap is reached'}"
+        )
     return EXIT_OK
 
 
@@ -155,11 +157,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_prs(args: argparse.Namespace) -> int:
-    from crashpilot.store.runs import list_prs
+    from crashpilot.store.runs import list_all_prs
 
     app = open_app_from(args)
     with app.engine.connect() as conn:
-        prs = list_prs(conn, status=None if args.all else "open")
+        prs = list_all_prs(conn, status=None if args.all else "open")
     if args.json:
         print_json(prs)
         return EXIT_OK
@@ -168,7 +170,10 @@ def cmd_prs(args: argparse.Namespace) -> int:
         return EXIT_OK
     print(f"{'pr':>4}  {'group':>5}  {'status':<8} {'verification':<21} {'branch':<18} title")
     for pr in prs:
+        ref = str(pr["id"]) if pr["forge"] == "local" else f"#{pr['id']}"
         print(
-            f"{pr['id']:>4}  {pr['group_id']:>5}  {pr['status']:<8} {pr['verification'] or '-':<21} {pr['branch']:<18} {pr['title'][:70]}"
+            f"{ref:>4}  {pr['group_id']:>5}  {pr['status']:<8} {pr['verification'] or '-':<21} {pr['branch']:<18} {pr['title'][:70]}"
         )
+        if pr["forge"] != "local":
+            print(f"{'':>12}{pr['forge']} {pr['repo']}: {pr['url']}")
     return EXIT_OK

@@ -186,6 +186,7 @@ def run(job: Any, ctx: Any) -> StageResult:
             "number": pr.number,
             "url": pr.url,
             "base": base,
+            "title": title,
         }
     pr_info["head"] = new_head
     with write_transaction(p.engine) as conn:

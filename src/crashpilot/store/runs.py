@@ -4,7 +4,10 @@ A run row is made when ANALYSE starts on a group with a model; its id travels in
 payload (``run_id``). Each stage moves ``status``/``stage`` and merges what it learnt into the
 ``result`` JSON (analysis, diff stats, build and verify evidence). Tokens are summed from the
 run's stored exchanges. A local pull request is a row: group, branch, base, head sha, status
-(open / merged / rejected), verification level and the markdown body a reviewer reads.
+(open / merged / rejected), verification level and the markdown body a reviewer reads. A pull
+request on a forge (GitHub ...) lives on the forge; the run that opened it keeps its facts in
+``result.pr`` (and the group its URL): :func:`list_forge_prs` lists them from there,
+:func:`list_all_prs` lists both kinds.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from crashpilot.store import exchanges as exchange_store
 from crashpilot.store.db import utcnow
 from crashpilot.store.events import record_event
 from crashpilot.store.groups import iso
-from crashpilot.store.schema import pull_requests, runs
+from crashpilot.store.schema import crash_groups, pull_requests, runs
 
 __all__ = [
     "add_result",
@@ -28,6 +31,8 @@ __all__ = [
     "get_run",
     "latest_pr",
     "latest_run",
+    "list_all_prs",
+    "list_forge_prs",
     "list_prs",
     "open_pr",
     "set_pr_status",
@@ -220,3 +225,60 @@ def list_prs(conn: Connection, *, status: str | None = None) -> list[dict[str, A
     if status is not None:
         query = query.where(pull_requests.c.status == status)
     return [_pr(r) for r in conn.execute(query).mappings()]
+
+
+# -- pull requests on a forge (facts kept on the run that opened them) --------------------------
+
+RUN_TO_PR = {"merged": "merged", "rejected": "rejected"}
+
+
+def list_forge_prs(conn: Connection, *, status: str | None = None) -> list[dict[str, Any]]:
+    """Pull requests crashpilot opened on a forge, newest first, one per URL (its latest run).
+
+    The status follows the run TRACK ended: merged, rejected (closed unmerged), else open.
+    """
+    query = (
+        sa.select(runs, crash_groups.c.title.label("group_title"), crash_groups.c.signature)
+        .join(crash_groups, crash_groups.c.id == runs.c.group_id)
+        .where(crash_groups.c.pr_url.is_not(None), sa.not_(crash_groups.c.pr_url.like("local:%")))
+        .order_by(runs.c.id.desc())
+    )
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for row in conn.execute(query).mappings():
+        info = dict((row["result"] or {}).get("pr") or {})
+        url = str(info.get("url") or "")
+        if info.get("forge") in (None, "local") or not url or url in seen:
+            continue
+        seen.add(url)
+        state = RUN_TO_PR.get(str(row["status"]), "open")
+        if status is not None and state != status:
+            continue
+        out.append(
+            {
+                "id": info.get("number"),
+                "group_id": row["group_id"],
+                "run_id": row["id"],
+                "forge": str(info["forge"]),
+                "url": url,
+                "repo": info.get("forge_repo") or "",
+                "module": info.get("repo") or "",
+                "branch": row["branch"],
+                "base": info.get("base") or "",
+                "head_sha": info.get("head") or "",
+                "status": state,
+                "verification": row["verification"],
+                "title": str(info.get("title") or row["group_title"] or row["signature"]),
+                "merged_sha": (row["result"] or {}).get("merged_sha"),
+                "created_at": iso(row["started_at"]),
+                "updated_at": iso(row["ended_at"] or row["started_at"]),
+            }
+        )
+    return out
+
+
+def list_all_prs(conn: Connection, *, status: str | None = None) -> list[dict[str, Any]]:
+    """Local and forge pull requests together, newest first; each has ``forge`` and ``url``."""
+    local = [{**pr, "forge": "local", "url": f"local:{pr['id']}"} for pr in list_prs(conn, status=status)]
+    both = local + list_forge_prs(conn, status=status)
+    return sorted(both, key=lambda pr: str(pr.get("created_at") or ""), reverse=True)
