@@ -267,6 +267,11 @@ def complete(
     try:
         with write_transaction(engine) as conn:
             _fenced(conn, job, status=DONE)
+            # A TRACK job that saw the pull request open while a human approved / rejected it: the
+            # group keeps the end state the human gave it, and the next TRACK runs now to end the flow.
+            decided = _decided_while_tracking(conn, job, next_stage)
+            if decided:
+                next_delay = 0
             detail: dict[str, Any] = {"outcome": str(outcome), "next_stage": next_stage}
             if next_stage is not None and Stage(next_stage) not in END_STATES:
                 detail["next_job"] = enqueue(
@@ -282,12 +287,22 @@ def complete(
                 )
             record_event(conn, "job", job.id, "completed", RUNNING, DONE, actor=actor, detail=detail)
             status = group_status or (group_status_for(next_stage) if next_stage else None)
+            if decided:
+                status = None
             if job.group_id is not None and status is not None:
                 set_group_status(conn, job.group_id, status, reason=reason, actor=actor)
     except _LeaseLost:
         log.warning("job %s: lease lost before completion; outcome %s dropped", job.id, outcome)
         return False
     return True
+
+
+def _decided_while_tracking(conn: Connection, job: Job, next_stage: str | None) -> bool:
+    if job.group_id is None or job.stage != Stage.TRACK.value or next_stage != Stage.TRACK.value:
+        return False
+    from crashpilot.store.runs import decided_by_human  # runs imports the store's other modules
+
+    return decided_by_human(conn, job.group_id)
 
 
 def fail(

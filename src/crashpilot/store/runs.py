@@ -26,6 +26,7 @@ from crashpilot.store.schema import crash_groups, pull_requests, runs
 
 __all__ = [
     "add_result",
+    "decided_by_human",
     "finish_run",
     "get_pr",
     "get_run",
@@ -217,6 +218,23 @@ def latest_pr(conn: Connection, group_id: int) -> dict[str, Any] | None:
         .first()
     )
     return _pr(row) if row else None
+
+
+PR_END_STATE = {"merged": "fixed", "rejected": "rejected"}
+
+
+def decided_by_human(conn: Connection, group_id: int) -> bool:
+    """True when the group's latest local pull request was approved or rejected and the group is
+    already in that end state (``fixed`` / ``rejected``).
+
+    Read inside the caller's write transaction: a TRACK job that saw the pull request open just
+    before ``crashpilot approve`` / ``reject`` ran must not put the group back to ``pr_open``.
+    """
+    pr = latest_pr(conn, group_id)
+    if pr is None or pr["status"] not in PR_END_STATE:
+        return False
+    current = conn.execute(sa.select(crash_groups.c.status).where(crash_groups.c.id == group_id)).scalar()
+    return bool(current == PR_END_STATE[str(pr["status"])])
 
 
 def list_prs(conn: Connection, *, status: str | None = None) -> list[dict[str, Any]]:
