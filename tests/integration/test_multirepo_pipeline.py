@@ -304,3 +304,17 @@ def test_a_module_fix_becomes_a_github_pull_request_in_the_module_repository(
         finally:
             for f in made.values():
                 f.close()
+
+
+def test_the_agent_cannot_reach_a_module_git_folder(tmp_path: Path) -> None:
+    """A module's worktree has its own ``.git`` (a file naming the git folder): never an edit target."""
+    from crashpilot.agent.workspace import PathRefused, resolve_inside
+
+    core, mod = make_project(tmp_path)
+    assert resolve_inside(core.root, f"{MODULE}/src/x.c")[0] == f"{MODULE}/src/x.c"
+    for bad in (f"{MODULE}/.git", f"{MODULE}/.git/config", f"./{MODULE}/.git/HEAD", ".git/config"):
+        with pytest.raises(PathRefused, match=r"\.git folder"):
+            resolve_inside(core.root, bad)
+    (core.root / "link").symlink_to(mod.root / ".git")
+    with pytest.raises(PathRefused, match=r"\.git folder"):
+        resolve_inside(core.root, "link/HEAD")

@@ -110,13 +110,13 @@ def resolve_inside(root: Path, path: str, *, allow_root: bool = False) -> tuple[
             return ".", root
         raise PathRefused("a file path is needed, not the repository root")
     rel = "/".join(parts)
-    if parts[0] == ".git":
+    if ".git" in parts:  # the core's, and a module's (nested repository) too
         raise PathRefused(f"{rel}: the .git folder is not part of the source")
     target = (root / rel).resolve()
     if not target.is_relative_to(root):
         raise PathRefused(f"{rel}: resolves outside the repository (a symlink); use the real file's path")
     real_rel = target.relative_to(root).as_posix()
-    if real_rel == ".git" or real_rel.startswith(".git/"):
+    if ".git" in real_rel.split("/"):
         raise PathRefused(f"{rel}: the .git folder is not part of the source")
     return rel, target
 

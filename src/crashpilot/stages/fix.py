@@ -126,6 +126,7 @@ def _run(p: Pipeline, job: Any, ctx: Any) -> StageResult:
             feedback=feedback_text(payload),
             group=group,
             in_app_files=fix_agent_cli.in_app_paths(p, job.group_id),
+            module_bases=fix_repos.payload_bases(payload),
         )
         return fix_agent_cli.run_pass(p, cli_pass, ctx, _give_up, commit_message)
     try:

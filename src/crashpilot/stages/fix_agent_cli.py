@@ -23,7 +23,7 @@ from crashpilot.agent.analysis import Analysis
 from crashpilot.backends.agents import AgentOutcome, AgentRun, agent_task, make_agent
 from crashpilot.errors import ConfigError, PolicyViolation
 from crashpilot.flow import Outcome
-from crashpilot.stages import checks
+from crashpilot.stages import checks, fix_repos
 from crashpilot.stages.setup import Pipeline
 from crashpilot.store import artifacts, runs
 from crashpilot.store import exchanges as exchange_store
@@ -60,6 +60,7 @@ class CliPass:
     feedback: str
     group: Mapping[str, Any]
     in_app_files: tuple[str, ...] = ()
+    module_bases: Mapping[str, str] | None = None  # fixed on the run's first FIX pass
 
 
 def uses_cli_agent(p: Pipeline) -> bool:
@@ -169,9 +170,11 @@ def run_pass(
         + c.feedback
     )
     budget_usd = float(s["agent.max_budget_usd"] or 0.0)
-    with p.slots().acquire(c.branch, c.base_sha) as slot:
-        slot.git.reset_hard(c.base_sha)
-        slot.git.clean(ignored=False)
+    slots = p.slots()
+    module_bases = dict(c.module_bases) if c.module_bases is not None else slots.module_bases()
+    module_heads: dict[str, str] = {}
+    with slots.acquire(c.branch, c.base_sha, module_bases=module_bases) as slot:
+        slot.reset_to_base()
         job = AgentRun(
             worktree=slot.worktree,
             prompt=prompt,
@@ -190,10 +193,11 @@ def run_pass(
         head = diff = ""
         summary = None
         if outcome.status == "changed":
-            slot.git.stage_all()
-            diff = slot.git.diff(c.base_sha, cached=True)
+            changes = fix_repos.collect(slot)  # the core's change and each module's
+            diff = fix_repos.combined_diff(changes)
             try:
                 summary = policy.check_diff(diff)
+                refused = fix_repos.single_change(changes)
             except PolicyViolation as exc:
                 refused = f"the patch was refused by the patch policy: {exc}"
             if refused is None and summary is not None:
@@ -205,12 +209,11 @@ def run_pass(
                     kind="fix",
                     confidence=a.confidence if a else None,
                 )
-                head = slot.git.commit(
-                    commit_message(c.group, finish, c.run_id, c.pass_no), p.identity, all=False
+                head, module_heads = fix_repos.commit_fix(
+                    slot, changes, commit_message(c.group, finish, c.run_id, c.pass_no), p.identity
                 )
             else:
-                slot.git.reset_hard(c.base_sha)
-                slot.git.clean(ignored=False)
+                slot.reset_to_base()
     if outcome.status != "changed":
         reason = _reason(outcome, c.pass_no)
         log.info("group %s: %s", c.group_id, reason, extra=extra)
@@ -225,6 +228,9 @@ def run_pass(
         "confidence": c.analysis.confidence if c.analysis else None,
         "fault_location": c.analysis.fault_location if c.analysis else None,
         "head": head,
+        "repo": changes[0].key if changes else "",
+        "module_heads": module_heads,
+        "module_bases": module_bases,
         "files": [x.path for x in summary.files],
         "changed_lines": summary.changed_lines,
         "pass": c.pass_no,
@@ -251,5 +257,13 @@ def run_pass(
         extra=extra,
     )
     return StageResult(
-        Outcome.OK, payload={"head": head, "feedback": None, "feedback_stage": None, "previous_diff": diff}
+        Outcome.OK,
+        payload={
+            "head": head,
+            "module_heads": module_heads,
+            "module_bases": module_bases,
+            "feedback": None,
+            "feedback_stage": None,
+            "previous_diff": diff,
+        },
     )
