@@ -318,3 +318,26 @@ def test_the_agent_cannot_reach_a_module_git_folder(tmp_path: Path) -> None:
     (core.root / "link").symlink_to(mod.root / ".git")
     with pytest.raises(PathRefused, match=r"\.git folder"):
         resolve_inside(core.root, "link/HEAD")
+
+
+def test_a_fix_changing_core_and_module_at_once_goes_to_a_human(tmp_path: Path) -> None:
+    s, core, mod = setup(tmp_path)
+    core_edit = Turn(
+        tool_calls=(
+            ToolCall("", "edit", {"path": "main.c", "search": "int seven = 7;", "replace": "int seven = 8;"}),
+        )
+    )
+    turns = [TURNS[0], TURNS[1], core_edit, TURNS[2]]
+    with ReplayServer(turns) as server:
+        stages = drive(s, make_backends(s.app, model=model_for(server, "anthropic")))
+        assert not server.problems and server.remaining == 0
+    assert stages == ["analyse", "fix"]
+    group = s.group()
+    assert group["status"] == "needs_human" and "several repositories" in group["status_reason"]
+    assert "modules/mod-x" in group["status_reason"] and "the core" in group["status_reason"]
+    assert not core.branch_exists("crashpilot/1") and not mod.branch_exists("crashpilot/1")
+    assert s.pr() is None
+    slot_src = s.app.settings.home / "slots" / "slot-0" / "src"
+    assert (slot_src / "main.c").read_text() == MAIN_C and (
+        slot_src / MODULE / "src" / "x.c"
+    ).read_text() == X_C
