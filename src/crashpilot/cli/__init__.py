@@ -145,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
         "anthropic:<name> or openai:<name>",
     )
     sp.add_argument("--base-url", help="base URL of an OpenAI-compatible server for --model openai:<name>")
-    sp.add_argument("--agent", help="let an agent CLI do FIX: claude-code, codex or aider (analysis by --model)")
+    sp.add_argument(
+        "--agent", help="let an agent CLI do FIX: claude-code, codex or aider (analysis by --model)"
+    )
     sp.add_argument("--json", action="store_true", help="print a JSON list, one object per case")
     sp.add_argument("--jobs", type=int, default=1, help="cases run in parallel (default 1)")
     sp.add_argument(
@@ -161,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="only write the cases to DEST as ordinary cases (recipes become git repositories)",
     )  # fmt: skip
 
-    sp = add("prs", cmd_prs, "list local pull requests (verified fixes waiting for review)")
+    sp = add("prs", cmd_prs, "list pull requests, local and on the forge (verified fixes waiting for review)")
     sp.add_argument("--all", action="store_true", help="merged and rejected ones too")
     sp.add_argument("--json", action="store_true")
 
