@@ -89,7 +89,9 @@ def test_mixed_lines_never_hide_a_claim(lines: list[str], sep: str) -> None:
 
 def _plugin(name: str, score: int, **extra: object) -> Parser:
     calls: list[str] = []
-    mod = types.SimpleNamespace(NAME=name, sniff=lambda t: calls.append(t) or score, parse=lambda t: [], calls=calls)
+    mod = types.SimpleNamespace(
+        NAME=name, sniff=lambda t: calls.append(t) or score, parse=lambda t: [], calls=calls
+    )
     for key, value in extra.items():
         setattr(mod, key, value)
     return mod  # type: ignore[return-value]
@@ -104,7 +106,11 @@ def test_plugins_without_markers_are_always_sniffed_and_with_markers_only_when_s
     assert [p.NAME for _, p in scan.candidates("x MY-CRASH: y")] == ["free", "marked"]
     assert [p.NAME for _, p in scan.candidates("x BOOM y")] == ["free"]
     assert [p.NAME for _, p in scan.candidates("BOOM y")] == ["free", "at_start"]
-    assert [(o, p.NAME) for o, p in scan.candidates("a\nBOOM MY-CRASH:")] == [(0, "free"), (1, "marked"), (2, "at_start")]
+    assert [(o, p.NAME) for o, p in scan.candidates("a\nBOOM MY-CRASH:")] == [
+        (0, "free"),
+        (1, "marked"),
+        (2, "at_start"),
+    ]
 
 
 @pytest.mark.parametrize("bad", ["MY-CRASH:", (), ("",), ("ok", 3), 7])
@@ -114,3 +120,22 @@ def test_unusable_markers_mean_always_sniffed(bad: object, caplog: pytest.LogCap
         scan = PreScan([plugin])
     assert [p.NAME for _, p in scan.candidates("nothing")] == ["odd"]
     assert "always sniffed" in caplog.text
+
+
+def test_a_long_text_is_scanned_past_the_head_only_for_unbounded_markers() -> None:
+    anywhere = _plugin("anywhere", 10, MARKERS=("MY-CRASH:",))
+    in_head = _plugin("in_head", 20, MARKERS=("MY-HEAD:",), MARKERS_WITHIN=100)
+    scan = PreScan([anywhere, in_head])
+    pad = "log line\n" * 10_000  # 90,000 characters, past SCAN
+    assert [p.NAME for _, p in scan.candidates(pad + "MY-CRASH: MY-HEAD:")] == ["anywhere"]
+    assert [p.NAME for _, p in scan.candidates("MY-CRASH: MY-HEAD:\n" + pad)] == ["anywhere", "in_head"]
+    assert [p.NAME for _, p in scan.candidates("x" * 65532 + "MY-CRASH:" + pad)] == ["anywhere"]
+    assert [p.NAME for _, p in scan.candidates(pad)] == []
+
+
+def test_a_sanitizer_report_after_a_long_log_is_still_recognised() -> None:
+    asan = next(t for t in TEXTS if "ERROR: AddressSanitizer:" in t)
+    text = "2025-10-30 17:00:00 INFO Map::Update\n" * 3000 + asan
+    assert len(text) > 65536
+    assert [(s, p.NAME) for s, p in rank(text)] == brute_rank(text)
+    assert rank(text)[0][1].NAME == "asan"

@@ -2,8 +2,11 @@
 
 Each built-in parser module declares ``MARKERS``: literals of which at least one occurs in every
 text its ``sniff()`` scores above 0 (a marker that starts with ``"\\n"`` must begin a line; the
-first line counts). One Aho-Corasick scan finds every marker at once, so a sniffer whose markers
-are all absent is not called: its answer would be 0. Markers only rule sniffers out; the sniffers
+first line counts). A module whose sniff() reads only the first ``HEAD`` characters says so with
+``MARKERS_WITHIN = HEAD``; without it, markers may be anywhere. One Aho-Corasick scan of the first
+``SCAN`` characters finds every marker at once (only unbounded markers are also looked for after
+them, in a long text), so a sniffer whose markers are all absent is not called: its answer would
+be 0. Markers only rule sniffers out; the sniffers
 still decide, so the ranking is the same as calling every sniffer. A parser without ``MARKERS``
 (a third-party plugin) is always sniffed.
 """
@@ -20,6 +23,8 @@ from crashpilot.protocols import Parser
 
 log = logging.getLogger(__name__)
 
+SCAN = 65536  # characters the one pass reads; longer texts are searched further only for unbounded markers
+
 
 class PreScan:
     """Which of a set of parsers may claim a text, found in one scan of the text."""
@@ -29,21 +34,34 @@ class PreScan:
         literals: dict[str, int] = {}
         # per parser: the indices of its markers, or None (no MARKERS: always sniffed)
         self._needs: list[frozenset[int] | None] = []
+        unbounded: set[int] = set()  # markers that may lie past SCAN
         for parser in self.parsers:
             markers = _markers(parser)
             if markers is None:
                 self._needs.append(None)
                 continue
-            self._needs.append(frozenset(literals.setdefault(m, len(literals)) for m in markers))
+            ids = frozenset(literals.setdefault(m, len(literals)) for m in markers)
+            self._needs.append(ids)
+            within = getattr(parser, "MARKERS_WITHIN", None)
+            if not (isinstance(within, int) and 0 < within <= SCAN):
+                unbounded |= ids
         self._literals = tuple(literals)
+        self._unbounded = tuple(sorted(unbounded))
         self._automaton = ahocorasick_rs.AhoCorasick(self._literals) if self._literals else None
 
     def found(self, text: str) -> frozenset[int]:
         """Indices of the markers that occur in ``text``."""
         if self._automaton is None:
             return frozenset()
-        hits = self._automaton.find_matches_as_indexes("\n" + text, overlapping=True)
-        return frozenset(i for i, _, _ in hits)
+        hits = self._automaton.find_matches_as_indexes("\n" + text[:SCAN], overlapping=True)
+        seen = {i for i, _, _ in hits}
+        if len(text) > SCAN:
+            for i in self._unbounded:
+                if i not in seen:
+                    m = self._literals[i]
+                    if text.find(m, max(0, SCAN - len(m) + 1)) >= 0:
+                        seen.add(i)
+        return frozenset(seen)
 
     def candidates(self, text: str) -> list[tuple[int, Parser]]:
         """(tie-break order, parser) for every parser whose sniff may score ``text`` above 0."""

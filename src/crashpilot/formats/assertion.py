@@ -45,6 +45,7 @@ _MAX_STACK_LINES = 400
 
 # Literals one of which is in every text sniff() claims; see _prescan.
 MARKERS: tuple[str, ...] = ASSERTION_MARKERS
+MARKERS_WITHIN = HEAD  # sniff() reads only the first HEAD characters
 
 
 def sniff(text: str) -> int:

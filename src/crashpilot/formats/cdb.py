@@ -69,6 +69,7 @@ MARKERS: tuple[str, ...] = (
     "!analyze",
     "RetAddr",
 )
+MARKERS_WITHIN = 65536  # sniff() reads only the first 65536 characters
 
 
 def sniff(text: str) -> int:

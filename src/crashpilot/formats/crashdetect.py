@@ -33,6 +33,7 @@ def _strip(line: str) -> str:
 
 # Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
 MARKERS: tuple[str, ...] = ("Native backtrace:",)
+MARKERS_WITHIN = HEAD  # sniff() reads only the first HEAD characters
 
 
 def sniff(text: str) -> int:

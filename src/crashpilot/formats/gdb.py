@@ -65,6 +65,7 @@ MARKERS: tuple[str, ...] = (
     "\nThread ",
     "\n#",
 )
+MARKERS_WITHIN = HEAD  # sniff() reads only the first HEAD characters
 
 
 def sniff(text: str) -> int:

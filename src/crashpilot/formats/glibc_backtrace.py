@@ -52,6 +52,7 @@ def _clean(line: str) -> str:
 
 # Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
 MARKERS: tuple[str, ...] = ("======= Backtrace: =========", "[0x")
+MARKERS_WITHIN = HEAD  # sniff() reads only the first HEAD characters
 
 
 def sniff(text: str) -> int:

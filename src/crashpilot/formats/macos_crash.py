@@ -35,6 +35,7 @@ _CRASHED_M = re.compile(r"^Thread \d+ Crashed:", re.M)
 
 # Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
 MARKERS: tuple[str, ...] = ("Crashed:",)
+MARKERS_WITHIN = HEAD  # sniff() reads only the first HEAD characters
 
 
 def sniff(text: str) -> int:

@@ -47,6 +47,7 @@ _SNIFF_THREAD = re.compile(r"^Thread \d+[^\n]*\((?:crashed|requesting thread|req
 
 # Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
 MARKERS: tuple[str, ...] = ("Crash reason:", "\nThread ", "Found by:", "\nCrash|")
+MARKERS_WITHIN = 65536  # sniff() reads only the first 65536 characters
 
 
 def sniff(text: str) -> int:

@@ -35,6 +35,7 @@ _THROW_FUNCS = re.compile(r"^(?:_CxxThrowException|RaiseException|__CxxThrowExce
 
 # Literals one of which is in every text sniff() claims ("\n": at a line start); see _prescan.
 MARKERS: tuple[str, ...] = (".exe!", ".dll!", ".sys!", ".so!", ".EXE!", ".DLL!")
+MARKERS_WITHIN = HEAD  # sniff() reads only the first HEAD characters
 
 
 def sniff(text: str) -> int:

@@ -60,6 +60,7 @@ MARKERS: tuple[str, ...] = (
     "WheatyExceptionReport",
     "* Hardware ***",
 )
+MARKERS_WITHIN = 65536  # sniff() reads only the first 65536 characters
 
 
 def sniff(text: str) -> int:
