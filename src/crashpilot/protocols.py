@@ -15,7 +15,13 @@ if TYPE_CHECKING:  # not at run time: crashpilot.backends.agents imports crashpi
 
 @runtime_checkable
 class Parser(Protocol):
-    """A crash-text format: ``NAME``, ``sniff`` and ``parse``."""
+    """A crash-text format: ``NAME``, ``sniff`` and ``parse``.
+
+    Optional, not part of the protocol check: ``MARKERS`` (literals, one of which is in every text
+    ``sniff`` scores above 0; a leading ``"\\n"`` means at a line start) and ``MARKERS_WITHIN``
+    (they lie in the first N characters). With them, ``formats.rank`` skips the sniff when no
+    marker occurs; without them the parser is always sniffed.
+    """
 
     NAME: str
 
