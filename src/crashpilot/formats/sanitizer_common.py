@@ -284,20 +284,19 @@ def strip_pid(line: str) -> str:
 
 def make_segment(lines: list[str], pre_lines: list[str]) -> Segment:
     blocks: list[Block] = []
-    header = ""
+    last = ""  # the last non-blank, non-frame line; its header form is made only when a block starts
     current: Block | None = None
     for line in lines:
         raw = parse_frame_line(line) if line.find("#", 0, 240) >= 0 else None
         if raw is not None:
             if current is None:
-                current = Block(header)
+                current = Block(strip_pid(last.strip()) if last else "")
                 blocks.append(current)
             current.frames.append(raw)
             continue
         current = None
-        s = line.strip()
-        if s:
-            header = strip_pid(s)
+        if line and not line.isspace():
+            last = line
     mangled = [r.function for b in blocks for r in b.frames if r.function and r.function.startswith("_Z")]
     names = demangle_names(mangled) if mangled else {}
     return Segment(lines, blocks, names, pre_lines)
