@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="rewrite tests/data/crashes/**/*.expected.json from the current parsers",
     )
+
+
+@pytest.fixture(autouse=True)
+def _close_log_files() -> Iterator[None]:
+    """A test that configured crashpilot's logging (the CLI in-process) leaves no log file open."""
+    yield
+    import logging
+
+    from crashpilot.log import close_handlers
+
+    close_handlers(logging.getLogger("crashpilot"))
 
 
 @pytest.fixture(autouse=True)

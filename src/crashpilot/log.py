@@ -61,6 +61,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+def close_handlers(logger: logging.Logger) -> None:
+    """Remove and close the logger's handlers (an open log file must not outlive its config)."""
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+
+
 def configure(
     home: Path | None,
     level: str = "INFO",
@@ -70,7 +77,7 @@ def configure(
 ) -> Path | None:
     """Set up the root ``crashpilot`` logger; returns the log file path (None without a home)."""
     root = logging.getLogger("crashpilot")
-    root.handlers.clear()
+    close_handlers(root)
     root.setLevel(logging.DEBUG)
     root.propagate = False
     redact = RedactFilter(secrets)

@@ -25,7 +25,7 @@ from crashpilot.cli.admin import (
     cmd_retry,
     cmd_settings,
 )
-from crashpilot.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, load_settings, log
+from crashpilot.cli.common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, close_opened, load_settings, log
 from crashpilot.cli.intake import cmd_ingest, cmd_run, cmd_worker
 from crashpilot.cli.reading import cmd_groups, cmd_parse, cmd_prs, cmd_quarantine, cmd_show, cmd_stats
 from crashpilot.errors import CrashpilotError
@@ -225,3 +225,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("crashpilot: interrupted", file=sys.stderr)
         return 130
+    finally:
+        close_opened()

@@ -36,10 +36,21 @@ def load_settings(args: argparse.Namespace) -> Any:
     return st.load(config=args.config, flags=flags)
 
 
+_OPENED: list[Any] = []  # stores a command opened; `main` closes them when the command ends
+
+
 def open_app_from(args: argparse.Namespace, upgrade: bool = True) -> Any:
     from crashpilot.app import open_app
 
-    return open_app(load_settings(args), upgrade=upgrade)
+    app = open_app(load_settings(args), upgrade=upgrade)
+    _OPENED.append(app)
+    return app
+
+
+def close_opened() -> None:
+    """Dispose of the database engines the command opened (their pooled connections)."""
+    while _OPENED:
+        _OPENED.pop().engine.dispose()
 
 
 def when(value: Any) -> str:
