@@ -205,8 +205,9 @@ def main(
     code = _summary(app, group_id, state, out, timings, time.monotonic() - started)
     if made and not keep:
         shutil.rmtree(home, ignore_errors=True)
+        out("the throw-away home is removed; `crashpilot demo --keep` keeps it to review, approve or reject the fix")
     else:
-        out(f"kept: {home}  (try: crashpilot --home {home} prs)")
+        out(f"review it: crashpilot --home {home} show {group_id}; then approve {group_id} or reject {group_id}")
     return code
 
 
@@ -289,7 +290,4 @@ def _summary(
         out(f"  model tokens:  {run_row['input_tokens']} in, {run_row['output_tokens']} out")
     out(f"crash -> verified fix -> local pull request in {elapsed:.1f} s")
     out("timings per stage: " + ", ".join(f"{name} {secs:.1f}s" for name, secs in timings))
-    out(
-        f"review it: crashpilot --home {app.settings.home} show {group_id}; then approve {group_id} or reject {group_id}"
-    )
     return 0
