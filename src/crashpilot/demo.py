@@ -207,7 +207,8 @@ def main(
         shutil.rmtree(home, ignore_errors=True)
         out("the throw-away home is removed; `crashpilot demo --keep` keeps it to review, approve or reject the fix")
     else:
-        out(f"review it: crashpilot --home {home} show {group_id}; then approve {group_id} or reject {group_id}")
+        cfg = f"--home {home} --config {home / 'minirealm' / 'crashpilot.toml'}"
+        out(f"review it: crashpilot {cfg} show {group_id}; then approve {group_id} or reject {group_id}")
     return code
 
 
