@@ -14,6 +14,7 @@ unless a frame names the cause (assert, abort, throw).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from crashpilot.errors import ParseError
 from crashpilot.formats._linux_common import HEAD
@@ -38,18 +39,36 @@ MARKERS: tuple[str, ...] = (".exe!", ".dll!", ".sys!", ".so!", ".EXE!", ".DLL!")
 MARKERS_WITHIN = HEAD  # sniff() reads only the first HEAD characters
 
 
+def _lines_with_bang(head: str, max_lines: int) -> Iterator[str]:
+    """The lines among the first ``max_lines`` of ``head`` that hold a ``!``, found by str.find
+    (as ``[ln for ln in head.split("\\n")[:max_lines] if "!" in ln]`` without splitting every line)."""
+    line_no, counted = 0, 0
+    pos = head.find("!")
+    while pos >= 0:
+        line_no += head.count("\n", counted, pos)
+        counted = pos
+        if line_no >= max_lines:
+            return
+        start = head.rfind("\n", 0, pos) + 1
+        end = head.find("\n", pos)
+        if end < 0:
+            yield head[start:]
+            return
+        yield head[start:end]
+        pos = head.find("!", end + 1)
+
+
 def sniff(text: str) -> int:
     head = text[:HEAD]
     if "!" not in head:  # every frame line holds module!function
         return 0
     hits = 0
     lined = False
-    for line in head.split("\n")[:3000]:
-        if "!" in line:
-            m = _FRAME.match(line[:4000])
-            if m:
-                hits += 1
-                lined = lined or bool(_LINE_TAIL.search(_LANG_TAIL.sub("", m.group("rest"))))
+    for line in _lines_with_bang(head, 3000):
+        m = _FRAME.match(line[:4000])
+        if m:
+            hits += 1
+            lined = lined or bool(_LINE_TAIL.search(_LANG_TAIL.sub("", m.group("rest"))))
     if hits >= 2 and lined:
         return 85
     if hits >= 3:
