@@ -25,18 +25,11 @@ log = logging.getLogger(__name__)
 def run(job: Any, ctx: Any) -> StageResult:
     p = Pipeline(ctx)
     payload = job.payload
-    run_id, branch, base_sha, head = (
-        int(payload["run_id"]),
-        str(payload["branch"]),
-        str(payload["base_sha"]),
-        str(payload["head"]),
-    )
-    with write_transaction(p.engine) as conn:
-        runs.update_run(conn, run_id, status="building", stage="build", actor=ctx.worker_id)
-    module_heads = {str(k): str(v) for k, v in dict(payload.get("module_heads") or {}).items()}
-    with p.slots().acquire(
-        branch, base_sha, module_bases=fix_repos.payload_bases(payload), create=False
-    ) as slot:
+    with fix_repos.fix_slot(p, payload, stage="build", status="building", actor=ctx.worker_id) as (
+        refs,
+        slot,
+    ):
+        run_id, branch, head, module_heads = refs.run_id, refs.branch, refs.head, refs.module_heads
         for key, git, _ in slot.checkouts():
             want = head if key == "" else module_heads.get(key)
             if want is not None and git.head() != want:

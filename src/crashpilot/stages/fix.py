@@ -242,14 +242,4 @@ def _run(p: Pipeline, job: Any, ctx: Any) -> StageResult:
     log.info(
         "group %s: fix committed on %s%s as %s", job.group_id, branch, where, fixed_head[:12], extra=extra
     )
-    return StageResult(
-        Outcome.OK,
-        payload={
-            "head": head,
-            "module_heads": module_heads,
-            "module_bases": module_bases,
-            "feedback": None,
-            "feedback_stage": None,
-            "previous_diff": diff,
-        },
-    )
+    return fix_repos.committed(head, module_heads, module_bases, diff)

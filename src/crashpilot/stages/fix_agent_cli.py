@@ -22,7 +22,6 @@ from typing import Any
 from crashpilot.agent.analysis import Analysis
 from crashpilot.backends.agents import AgentOutcome, AgentRun, agent_task, make_agent
 from crashpilot.errors import ConfigError, PolicyViolation
-from crashpilot.flow import Outcome
 from crashpilot.stages import checks, fix_repos
 from crashpilot.stages.setup import Pipeline
 from crashpilot.store import artifacts, runs
@@ -256,14 +255,4 @@ def run_pass(
         head[:12],
         extra=extra,
     )
-    return StageResult(
-        Outcome.OK,
-        payload={
-            "head": head,
-            "module_heads": module_heads,
-            "module_bases": module_bases,
-            "feedback": None,
-            "feedback_stage": None,
-            "previous_diff": diff,
-        },
-    )
+    return fix_repos.committed(head, module_heads, module_bases, diff)

@@ -13,17 +13,32 @@ group, and a pull request lives in one repository).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from crashpilot.flow import Outcome
 from crashpilot.git import Git, Identity
 from crashpilot.slots import Slot
 from crashpilot.stages.setup import Pipeline, drop_branch
+from crashpilot.store import runs
+from crashpilot.store.db import write_transaction
+from crashpilot.worker import StageResult
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RepoChange", "collect", "combined_diff", "commit_fix", "drop_branches", "single_change"]
+__all__ = [
+    "FixRefs",
+    "RepoChange",
+    "collect",
+    "combined_diff",
+    "commit_fix",
+    "committed",
+    "drop_branches",
+    "fix_slot",
+    "single_change",
+]
 
 
 @dataclass(frozen=True)
@@ -116,3 +131,53 @@ def payload_bases(payload: Any) -> dict[str, str] | None:
     """The module bases a run fixed on its first FIX pass (None before that)."""
     bases = payload.get("module_bases")
     return {str(k): str(v) for k, v in bases.items()} if isinstance(bases, dict) else None
+
+
+@dataclass(frozen=True)
+class FixRefs:
+    """Where a run's committed fix is: what BUILD and VERIFY read from their job's payload."""
+
+    run_id: int
+    branch: str
+    base_sha: str
+    head: str
+    module_heads: dict[str, str]
+
+    @classmethod
+    def of(cls, payload: Mapping[str, Any]) -> FixRefs:
+        return cls(
+            int(payload["run_id"]),
+            str(payload["branch"]),
+            str(payload["base_sha"]),
+            str(payload["head"]),
+            {str(k): str(v) for k, v in dict(payload.get("module_heads") or {}).items()},
+        )
+
+
+@contextmanager
+def fix_slot(
+    p: Pipeline, payload: Mapping[str, Any], *, stage: str, status: str, actor: str
+) -> Iterator[tuple[FixRefs, Slot]]:
+    """Mark the run as in ``stage`` and hold a slot with the fix's branch in every repository."""
+    refs = FixRefs.of(payload)
+    with write_transaction(p.engine) as conn:
+        runs.update_run(conn, refs.run_id, status=status, stage=stage, actor=actor)
+    with p.slots().acquire(
+        refs.branch, refs.base_sha, module_bases=payload_bases(payload), create=False
+    ) as slot:
+        yield refs, slot
+
+
+def committed(head: str, module_heads: dict[str, str], module_bases: Any, diff: str) -> StageResult:
+    """FIX's result once its change is committed: the next stage builds these heads."""
+    return StageResult(
+        Outcome.OK,
+        payload={
+            "head": head,
+            "module_heads": module_heads,
+            "module_bases": module_bases,
+            "feedback": None,
+            "feedback_stage": None,
+            "previous_diff": diff,
+        },
+    )

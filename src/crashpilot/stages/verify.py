@@ -107,20 +107,13 @@ def judge(base: dict[str, Any], fix: dict[str, Any]) -> tuple[str | None, str]:
 def run(job: Any, ctx: Any) -> StageResult:
     p = Pipeline(ctx)
     payload = job.payload
-    run_id, branch, base_sha, head = (
-        int(payload["run_id"]),
-        str(payload["branch"]),
-        str(payload["base_sha"]),
-        str(payload["head"]),
-    )
-    with write_transaction(p.engine) as conn:
-        runs.update_run(conn, run_id, status="verifying", stage="verify", actor=ctx.worker_id)
-    module_heads = {str(k): str(v) for k, v in dict(payload.get("module_heads") or {}).items()}
-    with p.slots().acquire(
-        branch, base_sha, module_bases=fix_repos.payload_bases(payload), create=False
-    ) as slot:
-        base = base_results(p, slot, base_sha)
-        fix = _check(p, slot, head, module_heads)
+    with fix_repos.fix_slot(p, payload, stage="verify", status="verifying", actor=ctx.worker_id) as (
+        refs,
+        slot,
+    ):
+        base = base_results(p, slot, refs.base_sha)
+        fix = _check(p, slot, refs.head, refs.module_heads)
+    run_id, branch = refs.run_id, refs.branch
     level, why = judge(base, fix)
     evidence = {"base": base, "fix": fix, "level": level, "why": why}
     with write_transaction(p.engine) as conn:
