@@ -26,7 +26,7 @@ from crashpilot.app import make_backends, make_workers, open_app
 from crashpilot.backends.models import RetryPolicy, ToolCall
 from crashpilot.backends.models.anthropic import AnthropicModel
 from crashpilot.ingest.files import ingest_paths
-from crashpilot.replay import ReceivedRequest, ReplayServer, Turn
+from crashpilot.replay import ReplayServer, Turn, by_conversation
 from crashpilot.settings import load
 from crashpilot.store.groups import list_groups
 
@@ -97,18 +97,8 @@ FINISH = Turn(
 
 
 def conversation_replay(analysis: Turn, fix: Sequence[Turn]) -> ReplayServer:
-    """Serves the same conversation to any number of runs at once: the step is chosen by the
-    request (ANALYSE's tool set, or how many assistant turns the FIX conversation already has),
-    not by arrival order."""
-
-    def choose(request: ReceivedRequest) -> Turn | None:
-        _, messages, tools = request.conversation()
-        if any(t.name == "report_analysis" for t in tools):
-            return analysis
-        n = sum(1 for m in messages if m.role == "assistant")
-        return fix[n] if n < len(fix) else None
-
-    return ReplayServer([], check_tool_results=False, choose=choose)
+    """Serves the same conversation to any number of runs at once (see ``replay.by_conversation``)."""
+    return ReplayServer([], check_tool_results=False, choose=by_conversation(analysis, fix))
 
 
 def source(n: int) -> str:

@@ -359,3 +359,26 @@ class ReplayServer:
                 int(time.time()),
             )
         return json.dumps(body).encode()
+
+
+def by_conversation(
+    analysis: Step, fix: Sequence[Step], *, repeat_last: bool = False
+) -> Callable[[ReceivedRequest], Step | None]:
+    """A ``choose`` for :class:`ReplayServer` that answers by where a conversation stands.
+
+    A request offering the ``report_analysis`` tool is ANALYSE and gets ``analysis``; any other is
+    a FIX conversation with n assistant turns so far and gets ``fix[n]`` (past the end: the last
+    step again with ``repeat_last``, else none). So many runs, or a run that restarts, can be
+    served at once in any order.
+    """
+
+    def choose(request: ReceivedRequest) -> Step | None:
+        _, messages, tools = request.conversation()
+        if any(t.name == "report_analysis" for t in tools):
+            return analysis
+        n = sum(1 for m in messages if m.role == "assistant")
+        if n < len(fix):
+            return fix[n]
+        return fix[-1] if repeat_last and fix else None
+
+    return choose

@@ -26,7 +26,7 @@ from crashpilot import demo
 from crashpilot.forge_server import FakeGitHub
 from crashpilot.git import Git
 from crashpilot.git_http import GitHttpServer
-from crashpilot.replay import Answer, ReceivedRequest, ReplayServer, load_transcript
+from crashpilot.replay import ReplayServer, by_conversation, load_transcript
 from crashpilot.store.db import make_engine
 
 pytestmark = [
@@ -42,18 +42,11 @@ TOKEN = "ghp_" + "Kx9" * 12
 REPO = "acme/minirealm"
 
 
-class ConversationReplay(ReplayServer):
-    """Answers each request by where its conversation stands, not by arrival order."""
-
-    def _answer(self, request: ReceivedRequest) -> Answer:
-        _, messages, tools = request.conversation() if request.body else ("", [], [])
-        with self._lock:
-            if any(t.name == "report_analysis" for t in tools):
-                self._next = 0
-            else:
-                self._next = min(len(self._script) - 1, 1 + sum(1 for m in messages if m.role == "assistant"))
-            self._awaiting = ()
-        return super()._answer(request)
+def conversation_replay(script: list[Any]) -> ReplayServer:
+    """Answers by where the conversation stands (ANALYSE, or FIX turn n), so FIX can run again."""
+    return ReplayServer(
+        [], check_tool_results=False, choose=by_conversation(script[0], script[1:], repeat_last=True)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +61,7 @@ def crash_text(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def model() -> Iterator[ReplayServer]:
-    with ConversationReplay(TURNS, check_tool_results=False) as server:
+    with conversation_replay(TURNS) as server:
         yield server
 
 

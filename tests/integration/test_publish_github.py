@@ -22,7 +22,7 @@ from crashpilot.forge_server import FakeGitHub
 from crashpilot.forge_setup import Forges
 from crashpilot.git import Git
 from crashpilot.git_http import GitHttpServer
-from crashpilot.replay import Answer, ReceivedRequest, ReplayServer
+from crashpilot.replay import ReplayServer, by_conversation
 from crashpilot.stages import publish, track
 from crashpilot.store import runs
 from crashpilot.worker import Context
@@ -215,18 +215,11 @@ def test_forges_from_settings_need_a_repo_and_use_the_token(
     assert Git(world.s.project).current_branch() == "main"
 
 
-class ConversationReplay(ReplayServer):
-    """Answers by where the conversation stands (ANALYSE, or FIX turn n), so FIX can run twice."""
-
-    def _answer(self, request: ReceivedRequest) -> Answer:
-        _, messages, tools = request.conversation() if request.body else ("", [], [])
-        with self._lock:
-            if any(t.name == "report_analysis" for t in tools):
-                self._next = 0
-            else:
-                self._next = min(len(self._script) - 1, 1 + sum(1 for m in messages if m.role == "assistant"))
-            self._awaiting = ()
-        return super()._answer(request)
+def conversation_replay(script: list[Any]) -> ReplayServer:
+    """Answers by where the conversation stands (ANALYSE, or FIX turn n), so FIX can run again."""
+    return ReplayServer(
+        [], check_tool_results=False, choose=by_conversation(script[0], script[1:], repeat_last=True)
+    )
 
 
 def test_changes_requested_go_back_to_fix_and_the_same_pull_request(world: World) -> None:
@@ -236,7 +229,7 @@ def test_changes_requested_go_back_to_fix_and_the_same_pull_request(world: World
     from crashpilot.store.schema import jobs
 
     w = world
-    with ConversationReplay(DEMO_TURNS, check_tool_results=False) as server:
+    with conversation_replay(DEMO_TURNS) as server:
         drive(w.s, w.backends(server))
         (pull,) = w.api.pulls(REPO)
         first = w.s.git.rev_parse("crashpilot/1")
